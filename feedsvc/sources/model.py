@@ -30,6 +30,9 @@ class SourceItem:
     url: str | None = None
     draft: bool = False
     language: str | None = None
+    # markdown files: the stat seen when read, for stat-first incremental passes
+    file_mtime_ns: int | None = None
+    file_size: int | None = None
 
 
 @dataclass(frozen=True)

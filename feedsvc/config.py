@@ -1,0 +1,325 @@
+"""Load and validate the TOML config; environment variables override secrets and the DB URL."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import MISSING, Field, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+EXAMPLES_DIR = Path(__file__).parent / "examples" / "posts"
+DEFAULT_RETRY_SCHEDULE = ("5s", "5m", "30m", "2h", "5h", "10h", "24h")
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; the message names the file and the key."""
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from "30s", "5m", "2h", "1d", "250ms" or a plain number of seconds."""
+    if isinstance(value, bool):
+        raise ValueError('expected a duration such as "30s", "5m" or a number of seconds')
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return float(value)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            return float(match.group(1)) * _UNITS[match.group(2)]
+    raise ValueError(f'{value!r} is not a duration such as "30s", "5m", "2h"')
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    title: str = "feedsvc example site"
+    base_url: str = "http://localhost:8080"
+    language: str = "zh-CN"
+    author: str = "feedsvc"
+    description: str = "Latest updates"
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    url: str = "sqlite:///feedsvc.db"
+
+
+@dataclass(frozen=True)
+class FeedsConfig:
+    page_size: int = 20
+    summary_length: int = 350
+    full_content: bool = True
+    cache_max_age: int = 300
+    # empty: chosen by site language ("[公式]" for zh, "[formula]" otherwise)
+    formula_placeholder: str = ""
+    code_placeholder: str = ""
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 2
+    server: str = "granian"
+
+
+@dataclass(frozen=True)
+class AdminConfig:
+    token: str = ""
+    max_body_bytes: int = 1_000_000
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    allow_private_networks: bool = False
+    user_agent: str = ""
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    timeout: float = 10.0
+    retry_schedule: tuple[float, ...] = tuple(parse_duration(d) for d in DEFAULT_RETRY_SCHEDULE)
+    concurrency: int = 16
+    poll_interval: float = 1.0
+
+
+@dataclass(frozen=True)
+class WebSubConfig:
+    lease_seconds: int = 86400 * 10
+    max_lease_seconds: int = 86400 * 30
+    external_hubs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    name: str
+    kind: str
+    path: str = ""
+    url: str = ""
+    interval: float = 300.0
+    max_file_bytes: int = 5_000_000
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    url: str
+    secret: str = ""
+    events: tuple[str, ...] = ("post.published", "post.updated", "post.deleted")
+    categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Config:
+    site: SiteConfig = field(default_factory=SiteConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    feeds: FeedsConfig = field(default_factory=FeedsConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
+    admin: AdminConfig = field(default_factory=AdminConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
+    websub: WebSubConfig = field(default_factory=WebSubConfig)
+    sources: tuple[SourceConfig, ...] = ()
+    webhooks: tuple[WebhookConfig, ...] = ()
+    path: str = "<defaults>"
+
+    def source(self, name: str) -> SourceConfig:
+        for src in self.sources:
+            if src.name == name:
+                return src
+        raise KeyError(name)
+
+
+EVENT_TYPES = ("post.published", "post.updated", "post.deleted")
+SECTIONS: dict[str, type] = {
+    "site": SiteConfig,
+    "storage": StorageConfig,
+    "feeds": FeedsConfig,
+    "server": ServerConfig,
+    "admin": AdminConfig,
+    "network": NetworkConfig,
+    "delivery": DeliveryConfig,
+    "websub": WebSubConfig,
+}
+DURATION_KEYS = {"timeout", "interval", "poll_interval"}
+
+
+def _coerce(where: str, name: str, value: Any, default: Any) -> Any:
+    """Check one value against its default's type; durations accept strings."""
+    if name in DURATION_KEYS:
+        return parse_duration(value)
+    if name == "retry_schedule":
+        if not isinstance(value, list) or not value:
+            raise ValueError("expected a non-empty list of durations")
+        return tuple(parse_duration(v) for v in value)
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ValueError(f"expected true or false, got {value!r}")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"expected an integer, got {value!r}")
+        if value < 0:
+            raise ValueError("must not be negative")
+        return value
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"expected a number, got {value!r}")
+        return float(value)
+    if isinstance(default, tuple):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError("expected a list of strings")
+        return tuple(value)
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {value!r}")
+    return value
+
+
+def _default_of(fld: Field[Any]) -> Any:
+    if fld.default is not MISSING:
+        return fld.default
+    if fld.default_factory is not MISSING:
+        return fld.default_factory()
+    return ""  # required fields (name, kind, url) are strings
+
+
+def _build(cls: type, data: Mapping[str, Any], where: str, required: tuple[str, ...] = ()) -> Any:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: expected a table")
+    known = {f.name: f for f in fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in known:
+            raise ConfigError(f"{where}.{key}: unknown key")
+        default = _default_of(known[key])
+        try:
+            kwargs[key] = _coerce(where, key, value, default)
+        except ValueError as exc:
+            raise ConfigError(f"{where}.{key}: {exc}") from None
+    for key in required:
+        if not kwargs.get(key):
+            raise ConfigError(f"{where}.{key}: required")
+    return cls(**kwargs)
+
+
+def _validate(cfg: Config) -> None:
+    if not re.match(r"^https?://[^/\s]+", cfg.site.base_url):
+        raise ConfigError("site.base_url: must be an absolute http(s) URL")
+    if cfg.feeds.page_size < 1:
+        raise ConfigError("feeds.page_size: must be at least 1")
+    if cfg.feeds.summary_length < 10:
+        raise ConfigError("feeds.summary_length: must be at least 10")
+    if cfg.server.server not in ("granian", "gunicorn"):
+        raise ConfigError('server.server: must be "granian" or "gunicorn"')
+    if cfg.server.workers < 1:
+        raise ConfigError("server.workers: must be at least 1")
+    names = set()
+    for i, src in enumerate(cfg.sources):
+        where = f"sources[{i}]"
+        if src.name in names:
+            raise ConfigError(f"{where}.name: duplicate source name {src.name!r}")
+        names.add(src.name)
+        if src.kind not in ("markdown", "feed"):
+            raise ConfigError(f'{where}.kind: must be "markdown" or "feed", got {src.kind!r}')
+        if src.kind == "markdown" and not src.path:
+            raise ConfigError(f"{where}.path: required for a markdown source")
+        if src.kind == "feed" and not re.match(r"^https?://", src.url):
+            raise ConfigError(f"{where}.url: an http(s) URL is required for a feed source")
+        if src.interval < 1:
+            raise ConfigError(f"{where}.interval: must be at least 1 second")
+    for i, hook in enumerate(cfg.webhooks):
+        if not re.match(r"^https?://", hook.url):
+            raise ConfigError(f"webhooks[{i}].url: an http(s) URL is required")
+        bad = [e for e in hook.events if e not in EVENT_TYPES]
+        if bad:
+            raise ConfigError(f"webhooks[{i}].events: unknown event {bad[0]!r}")
+
+
+def config_from_mapping(
+    data: Mapping[str, Any], path: str = "<mapping>", env: Mapping[str, str] | None = None
+) -> Config:
+    """Build a validated Config from parsed TOML; errors are prefixed with ``path``."""
+    env = os.environ if env is None else env
+    try:
+        return _config_from_mapping(data, path, env)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def _config_from_mapping(data: Mapping[str, Any], path: str, env: Mapping[str, str]) -> Config:
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in SECTIONS:
+            kwargs[key] = _build(SECTIONS[key], value, key)
+        elif key in ("sources", "webhooks"):
+            if not isinstance(value, list):
+                raise ConfigError(f"{key}: expected an array of tables ([[{key}]])")
+            cls = SourceConfig if key == "sources" else WebhookConfig
+            required = ("name", "kind") if key == "sources" else ("url",)
+            kwargs[key] = tuple(
+                _build(cls, item, f"{key}[{i}]", required) for i, item in enumerate(value)
+            )
+        else:
+            raise ConfigError(f"{key}: unknown key")
+    if "sources" not in kwargs:
+        kwargs["sources"] = (
+            SourceConfig(name="examples", kind="markdown", path=str(EXAMPLES_DIR), interval=60.0),
+        )
+    cfg = Config(path=path, **kwargs)
+    cfg = _apply_env(cfg, env)
+    _validate(cfg)
+    return cfg
+
+
+def _apply_env(cfg: Config, env: Mapping[str, str]) -> Config:
+    if env.get("FEEDSVC_DATABASE_URL"):
+        cfg = replace(cfg, storage=replace(cfg.storage, url=env["FEEDSVC_DATABASE_URL"]))
+    if env.get("FEEDSVC_ADMIN_TOKEN"):
+        cfg = replace(cfg, admin=replace(cfg.admin, token=env["FEEDSVC_ADMIN_TOKEN"]))
+    return cfg
+
+
+def resolve_config_path(cli_path: str | None, env: Mapping[str, str] | None = None) -> Path | None:
+    """--config, else FEEDSVC_CONFIG, else ./feedsvc.toml if it exists, else None (defaults)."""
+    env = os.environ if env is None else env
+    if cli_path:
+        return Path(cli_path)
+    if env.get("FEEDSVC_CONFIG"):
+        return Path(env["FEEDSVC_CONFIG"])
+    local = Path("feedsvc.toml")
+    return local if local.is_file() else None
+
+
+def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Read and validate a TOML config file; None gives the built-in defaults."""
+    if path is None:
+        return config_from_mapping({}, "<defaults>", env)
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror or exc}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    cfg = config_from_mapping(data, str(path), env)
+    return _resolve_relative_paths(cfg, path.parent)
+
+
+def _resolve_relative_paths(cfg: Config, base: Path) -> Config:
+    """Markdown source paths are relative to the config file, as users expect."""
+    sources = tuple(
+        replace(s, path=str((base / s.path).resolve()))
+        if s.kind == "markdown" and not Path(s.path).is_absolute()
+        else s
+        for s in cfg.sources
+    )
+    return replace(cfg, sources=sources)

@@ -1,0 +1,131 @@
+"""APScheduler jobs. Jobs only call services; a lease in the database gates each one so that,
+however many processes or instances run, a source is polled once per interval."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from feedsvc.clock import Clock, SystemClock
+from feedsvc.config import Config, SourceConfig
+from feedsvc.sources import ingest
+from feedsvc.storage import sources as source_store
+from feedsvc.storage.db import Database
+
+log = logging.getLogger("feedsvc.scheduler")
+
+PUBLISH_DUE_INTERVAL = 15.0
+OWNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def run_source_once_per_interval(
+    db: Database, cfg: Config, source: SourceConfig, clock: Clock
+) -> bool:
+    """Run one pass if this process wins the source's lease for this interval."""
+    now = clock.now()
+    # The lease outlives the run on purpose: it is held for (almost) a whole interval, so a
+    # second instance firing in the same interval finds it taken and skips.
+    ttl = max(source.interval * 0.9, source.interval - 5)
+    if not source_store.acquire_lease(db, f"source:{source.name}", OWNER, now, ttl):
+        return False
+    if _deferred(db, source, now):
+        return False
+    report = ingest.ingest_source(db, cfg, source, clock)
+    log.info(
+        "ingest pass done",
+        extra={"source": source.name, **report.counts(), "duration": round(report.duration, 3)},
+    )
+    return True
+
+
+def _deferred(db: Database, source: SourceConfig, now: datetime) -> bool:
+    """A source in back-off, or told by its upstream to come back later, waits."""
+    with db.read() as session:
+        state = source_store.all_states(session).get(source.name)
+    if state is None:
+        return False
+    for until in (state.backoff_until, state.next_run_at if source.kind == "feed" else None):
+        if until is not None and until > now:
+            return True
+    return False
+
+
+def publish_due_job(db: Database, cfg: Config, clock: Clock) -> None:
+    if source_store.acquire_lease(
+        db, "publish-due", OWNER, clock.now(), PUBLISH_DUE_INTERVAL * 0.8
+    ):
+        ingest.publish_due(db, cfg, clock)
+
+
+ExtraJobs = Callable[[BackgroundScheduler, Database, Config, Clock], None]
+_extra_jobs: list[ExtraJobs] = []
+
+
+def register_jobs(fn: ExtraJobs) -> ExtraJobs:
+    """Let other services (delivery, WebSub) add their jobs without the scheduler importing them."""
+    _extra_jobs.append(fn)
+    return fn
+
+
+def build_scheduler(db: Database, cfg: Config, clock: Clock | None = None) -> BackgroundScheduler:
+    clock = clock or SystemClock()
+    scheduler = BackgroundScheduler(
+        timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1}
+    )
+    for source in cfg.sources:
+        scheduler.add_job(
+            _safe(run_source_once_per_interval, source.name),
+            "interval",
+            seconds=source.interval,
+            args=(db, cfg, source, clock),
+            id=f"source:{source.name}",
+            next_run_time=clock.now(),
+            misfire_grace_time=max(1, int(source.interval)),
+        )
+    scheduler.add_job(
+        _safe(publish_due_job, "publish-due"),
+        "interval",
+        seconds=PUBLISH_DUE_INTERVAL,
+        args=(db, cfg, clock),
+        id="publish-due",
+    )
+    from feedsvc import notify  # noqa: F401  (registers delivery jobs when present)
+
+    for add in _extra_jobs:
+        add(scheduler, db, cfg, clock)
+    return scheduler
+
+
+def _safe(fn: Callable[..., object], name: str) -> Callable[..., None]:
+    """A job that fails logs and waits for its next run; it never kills the scheduler."""
+
+    def job(*args: object) -> None:
+        try:
+            fn(*args)
+        except Exception:
+            log.exception("job failed", extra={"job": name})
+
+    job.__name__ = f"job_{name}"
+    return job
+
+
+def run_forever(
+    db: Database, cfg: Config, stop: threading.Event, parent_pid: int | None = None
+) -> None:
+    """Run the scheduler until ``stop`` is set (or the parent process is gone)."""
+    scheduler = build_scheduler(db, cfg)
+    scheduler.start()
+    try:
+        while not stop.wait(1.0):
+            if parent_pid is not None and os.getppid() != parent_pid:
+                log.warning("parent process is gone; scheduler stopping")
+                break
+    finally:
+        scheduler.shutdown(wait=True)

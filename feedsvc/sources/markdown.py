@@ -1,0 +1,229 @@
+"""Markdown source: a directory tree of .md files with optional YAML front matter."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+from feedsvc import urls
+from feedsvc.content.markdown import render_markdown
+from feedsvc.content.text import strip_control_chars
+from feedsvc.sources.model import ItemError, SourceItem
+
+SUFFIXES = (".md", ".markdown")
+RENDER_VERSION = "1"  # bump when rendering changes, so every file is re-rendered once
+
+
+class ItemProblem(Exception):
+    """One file cannot be ingested; the message is the reason."""
+
+
+@dataclass(frozen=True)
+class Unchanged:
+    """A file whose stat matches what is stored: not re-read (stat first)."""
+
+    key: str
+
+
+ScanEvent = SourceItem | ItemError | Unchanged
+
+
+def iter_files(root: Path) -> Iterator[Path]:
+    """Every Markdown file below ``root`` in a stable order, hidden entries skipped."""
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if not name.startswith(".") and name.lower().endswith(SUFFIXES):
+                yield Path(dirpath) / name
+
+
+def scan(
+    source: str,
+    root: Path,
+    known: Mapping[str, tuple[int | None, int | None]],
+    *,
+    base_url: str,
+    max_bytes: int,
+) -> Iterator[ScanEvent]:
+    """Yield an item, an error or an Unchanged marker for every Markdown file."""
+    root = root.resolve()
+    for path in iter_files(root):
+        key = path.relative_to(root).as_posix()
+        try:
+            st = _safe_stat(root, path)
+            if known.get(key) == (st.st_mtime_ns, st.st_size):
+                yield Unchanged(key)
+                continue
+            raw = _read(path, st, max_bytes)
+            yield parse_file(key, raw, base_url=base_url, source=source, st=st)
+        except ItemProblem as exc:
+            yield ItemError(source=source, item=key, reason=str(exc))
+
+
+def _safe_stat(root: Path, path: Path) -> os.stat_result:
+    try:
+        if path.is_symlink():
+            target = path.resolve()
+            if not target.is_relative_to(root):
+                raise ItemProblem(f"symlink points outside the source directory ({target})")
+        st = path.stat()
+    except OSError as exc:
+        raise ItemProblem(f"cannot read file: {exc.strerror or exc}") from exc
+    if not stat.S_ISREG(st.st_mode):
+        raise ItemProblem("not a regular file")
+    return st
+
+
+def _read(path: Path, st: os.stat_result, max_bytes: int) -> bytes:
+    if st.st_size > max_bytes:
+        raise ItemProblem(f"file is {st.st_size} bytes, over the limit of {max_bytes} bytes")
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read(max_bytes + 1)
+    except OSError as exc:
+        raise ItemProblem(f"cannot read file: {exc.strerror or exc}") from exc
+    if len(raw) > max_bytes:
+        raise ItemProblem(f"file is over the limit of {max_bytes} bytes")
+    return raw
+
+
+def parse_file(
+    key: str, raw: bytes, *, base_url: str, source: str, st: os.stat_result | None = None
+) -> SourceItem:
+    """Turn one file's bytes into a SourceItem (rendered and sanitised) or raise ItemProblem."""
+    if b"\x00" in raw:
+        raise ItemProblem("binary file (contains NUL bytes)")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ItemProblem(
+            f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
+        ) from exc
+    text = strip_control_chars(text.replace("\r\n", "\n"))
+    meta, body = split_front_matter(text)
+    reldir = str(PurePosixPath(key).parent)
+    media_base = urls.absolute(
+        base_url, urls.media_path(source, "" if reldir == "." else reldir + "/")
+    )
+    html = render_markdown(body, base_url=media_base)
+    digest = hashlib.sha256(raw + b"\0" + base_url.encode() + RENDER_VERSION.encode()).hexdigest()
+    return SourceItem(
+        external_key=key,
+        title=_title(meta, body, key),
+        content_html=html,
+        content_hash=digest,
+        slug=_opt_str(meta, "slug") or default_slug(key),
+        markdown=body,
+        summary=_opt_str(meta, "summary"),
+        published=_date(meta, "date"),
+        updated=_date(meta, "updated"),
+        categories=_str_list(meta, "categories") + _str_list(meta, "category"),
+        tags=_str_list(meta, "tags"),
+        author=_opt_str(meta, "author"),
+        url=_opt_str(meta, "url"),
+        draft=_bool(meta, "draft"),
+        language=_opt_str(meta, "lang") or _opt_str(meta, "language"),
+        file_mtime_ns=st.st_mtime_ns if st else None,
+        file_size=st.st_size if st else None,
+    )
+
+
+def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
+    """YAML between a leading ``---`` line and the next ``---`` (or ``...``) line."""
+    if not text.startswith("---\n") and text.rstrip("\n") != "---":
+        return {}, text
+    lines = text.split("\n")
+    for i in range(1, len(lines)):
+        if lines[i].rstrip() in ("---", "..."):
+            block, body = "\n".join(lines[1:i]), "\n".join(lines[i + 1 :])
+            break
+    else:
+        raise ItemProblem("front matter starts with --- but is never closed")
+    try:
+        meta = yaml.safe_load(block)
+    except yaml.YAMLError as exc:
+        raise ItemProblem(f"front matter is not valid YAML: {' '.join(str(exc).split())}") from exc
+    if meta is None:
+        return {}, body
+    if not isinstance(meta, dict):
+        raise ItemProblem("front matter must be a mapping of keys to values")
+    return {str(k).lower(): v for k, v in meta.items()}, body
+
+
+def default_slug(key: str) -> str:
+    from feedsvc.storage.posts import slugify
+
+    path = PurePosixPath(key)
+    stem = path.parent.name if path.stem.lower() in ("index", "readme") else path.stem
+    return slugify(stem) or hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def _title(meta: Mapping[str, Any], body: str, key: str) -> str:
+    title = _opt_str(meta, "title")
+    if title:
+        return title
+    for line in body.split("\n"):
+        if line.startswith("#"):
+            heading = line.lstrip("#").strip().rstrip("#").strip()
+            if heading:
+                return heading
+    return PurePosixPath(key).stem
+
+
+def _opt_str(meta: Mapping[str, Any], key: str) -> str | None:
+    value = meta.get(key)
+    if value is None:
+        return None
+    if isinstance(value, dict | list):
+        raise ItemProblem(f"{key}: expected text, got a {type(value).__name__}")
+    text = " ".join(strip_control_chars(str(value)).split())
+    return text or None
+
+
+def _str_list(meta: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    value = meta.get(key)
+    if value is None:
+        return ()
+    items = value if isinstance(value, list) else str(value).split(",")
+    if any(isinstance(v, dict | list) for v in items):
+        raise ItemProblem(f"{key}: expected a list of names")
+    cleaned = (" ".join(strip_control_chars(str(v)).split()) for v in items)
+    return tuple(v for v in cleaned if v)
+
+
+def _bool(meta: Mapping[str, Any], key: str) -> bool:
+    value = meta.get(key, False)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "yes", "false", "no"):
+        return value.lower() in ("true", "yes")
+    raise ItemProblem(f"{key}: expected true or false, got {value!r}")
+
+
+def _date(meta: Mapping[str, Any], key: str) -> datetime | None:
+    """Front-matter dates: YAML timestamps, ISO 8601 strings or plain dates; naive = UTC."""
+    value = meta.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime.combine(value, time())
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace(" ", "T", 1))
+        except ValueError:
+            raise ItemProblem(f"{key}: {value!r} is not a valid date (use ISO 8601)") from None
+    else:
+        raise ItemProblem(f"{key}: {value!r} is not a valid date (use ISO 8601)")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)

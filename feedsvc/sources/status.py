@@ -1,0 +1,50 @@
+"""Source status for `feedsvc sources` and GET /api/v1/sources."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from feedsvc.config import Config
+from feedsvc.storage import sources as source_store
+from feedsvc.storage.db import Database
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return dt.isoformat().replace("+00:00", "Z") if dt else None
+
+
+def source_statuses(db: Database, cfg: Config) -> list[dict[str, Any]]:
+    """Each configured source: last run (when, how long, counts, errors), next run, back-off."""
+    out = []
+    with db.read() as session:
+        states = source_store.all_states(session)
+        for src in cfg.sources:
+            state = states.get(src.name)
+            run = source_store.last_run(session, src.name)
+            last = None
+            if run is not None:
+                last = {
+                    "at": _iso(run.started_at),
+                    "finished_at": _iso(run.finished_at),
+                    "duration": state.last_duration if state else None,
+                    "counts": {
+                        k: getattr(run, k)
+                        for k in ("new", "updated", "unchanged", "removed", "failed")
+                    },
+                    "errors": [{"item": e.item, "reason": e.reason} for e in run.errors],
+                }
+            out.append(
+                {
+                    "name": src.name,
+                    "kind": src.kind,
+                    "interval": src.interval,
+                    "status": state.status if state else "idle",
+                    "last_run": last,
+                    "next_run": _iso(state.next_run_at) if state else None,
+                    "backoff_until": _iso(state.backoff_until) if state else None,
+                    "consecutive_failures": state.consecutive_failures if state else 0,
+                    "last_error": state.last_error if state else None,
+                }
+            )
+    return out

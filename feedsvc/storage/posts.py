@@ -1,0 +1,137 @@
+"""Posts: lookups, taxonomy, the JSON snapshot used by events and the API, and feed queries."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from feedsvc import urls
+from feedsvc.storage.models import Category, Post, Tag, post_categories, post_tags
+
+_SLUG_STRIP = re.compile(r"[^\w\s-]", re.UNICODE)
+_SLUG_DASH = re.compile(r"[\s_-]+", re.UNICODE)
+
+
+def slugify(value: str) -> str:
+    """A URL slug that keeps letters of every script ("深度学习" stays readable)."""
+    value = unicodedata.normalize("NFKC", value).lower()
+    value = _SLUG_STRIP.sub("", value)
+    return _SLUG_DASH.sub("-", value).strip("-")[:200]
+
+
+def tag_uri(host: str, first_seen: datetime, source: str, key: str) -> str:
+    """RFC 4151 tag URI: stable forever once minted (the date is the day first seen)."""
+    specific = quote(f"{source}/{key}", safe="/-._~!$&'()*+,;=:@")
+    return f"tag:{host},{first_seen:%Y-%m-%d}:{specific}"
+
+
+def get_by_key(session: Session, source: str, key: str) -> Post | None:
+    return session.scalar(select(Post).where(Post.source == source, Post.external_key == key))
+
+
+def get_by_slug(session: Session, slug: str) -> Post | None:
+    return session.scalar(select(Post).where(Post.slug == slug))
+
+
+def stamps_for_source(session: Session, source: str) -> dict[str, tuple[int | None, int | None]]:
+    """(mtime_ns, size) of every live post of a source: the stat-first skip list."""
+    rows = session.execute(
+        select(Post.external_key, Post.file_mtime_ns, Post.file_size).where(
+            Post.source == source, Post.removed.is_(False)
+        )
+    )
+    return {key: (mtime, size) for key, mtime, size in rows}
+
+
+def live_keys(session: Session, source: str) -> set[str]:
+    rows = session.scalars(
+        select(Post.external_key).where(Post.source == source, Post.removed.is_(False))
+    )
+    return set(rows)
+
+
+def _terms(session: Session, model: type[Category] | type[Tag], names: Iterable[str]) -> list[Any]:
+    found: dict[str, Any] = {}
+    for name in names:
+        name = name.strip()
+        slug = slugify(name)
+        if not slug or slug in found:
+            continue
+        term = session.scalar(select(model).where(model.slug == slug))
+        if term is None:
+            term = model(slug=slug, name=name)
+            session.add(term)
+            session.flush()
+        found[slug] = term
+    return sorted(found.values(), key=lambda t: t.slug)
+
+
+def set_taxonomy(
+    session: Session, post: Post, categories: Sequence[str], tags: Sequence[str]
+) -> None:
+    post.categories = _terms(session, Category, categories)
+    post.tags = _terms(session, Tag, tags)
+
+
+def post_url(post: Post, base_url: str) -> str:
+    """The entry's alternate link: its external URL, else its page here."""
+    return post.url or urls.absolute(base_url, urls.post_path(post.slug))
+
+
+def snapshot(post: Post, base_url: str) -> dict[str, Any]:
+    """The post as JSON: webhook payload ``data`` and the admin API's representation."""
+    return {
+        "id": post.guid,
+        "slug": post.slug,
+        "url": post_url(post, base_url),
+        "title": post.title,
+        "summary": post.summary,
+        "content_html": post.content_html,
+        "author": post.author,
+        "categories": [c.name for c in post.categories],
+        "tags": [t.name for t in post.tags],
+        "published": post.published.isoformat().replace("+00:00", "Z"),
+        "updated": post.updated.isoformat().replace("+00:00", "Z"),
+        "source": post.source,
+        "draft": post.draft,
+    }
+
+
+def visible_query(kind: str | None = None, slug: str | None = None) -> Select[tuple[Post]]:
+    """Visible posts of the site, or of one category/tag/author; newest first."""
+    query = select(Post).where(Post.visible.is_(True))
+    if kind == "categories":
+        query = query.join(post_categories).join(Category).where(Category.slug == slug)
+    elif kind == "tags":
+        query = query.join(post_tags).join(Tag).where(Tag.slug == slug)
+    elif kind == "authors":
+        query = query.where(Post.author_slug == slug)
+    return query.order_by(Post.published.desc(), Post.id.desc())
+
+
+def page_of(
+    session: Session, kind: str | None, slug: str | None, page: int, page_size: int
+) -> tuple[list[Post], int]:
+    """One page of visible posts and the total count (for last-page links)."""
+    query = visible_query(kind, slug)
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    posts = session.scalars(query.limit(page_size).offset((page - 1) * page_size)).all()
+    return list(posts), int(total)
+
+
+def term_name(session: Session, kind: str, slug: str) -> str | None:
+    """The display name of a category/tag/author slug, or None when it does not exist."""
+    if kind == "categories":
+        return session.scalar(select(Category.name).where(Category.slug == slug))
+    if kind == "tags":
+        return session.scalar(select(Tag.name).where(Tag.slug == slug))
+    if kind == "authors":
+        return session.scalar(select(Post.author).where(Post.author_slug == slug).limit(1))
+    return None

@@ -1,0 +1,12 @@
+"""WSGI entry for servers: ``feedsvc.wsgi:create_wsgi_app``, a factory (no import-time work)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def create_wsgi_app() -> Flask:
+    from feedsvc import create_app
+    from feedsvc.config import load_config, resolve_config_path
+
+    return create_app(load_config(resolve_config_path(None)))

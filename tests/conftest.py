@@ -1,0 +1,67 @@
+"""Shared fixtures: a fresh SQLite file per test, fixed clocks, a test config."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from feedsvc.clock import FixedClock
+from feedsvc.config import Config, config_from_mapping
+from feedsvc.storage.db import Database
+from feedsvc.storage.migrate import upgrade
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+EXAMPLES = Path(__file__).resolve().parent.parent / "feedsvc" / "examples" / "posts"
+
+
+def make_config(tmp_path: Path, **sections: Any) -> Config:
+    """A validated Config on a fresh SQLite file in tmp_path; sections override defaults."""
+    data: dict[str, Any] = {
+        "site": {"title": "测试站点", "base_url": "https://example.org", "language": "zh-CN"},
+        "storage": {"url": f"sqlite:///{tmp_path / 'feedsvc.db'}"},
+        "sources": [{"name": "posts", "kind": "markdown", "path": str(tmp_path / "posts")}],
+    }
+    for key, value in sections.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    return config_from_mapping(data, "test.toml", env={})
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(T0)
+
+
+@pytest.fixture
+def posts_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "posts"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def cfg(tmp_path: Path, posts_dir: Path) -> Config:
+    return make_config(tmp_path)
+
+
+@pytest.fixture
+def db(cfg: Config) -> Iterator[Database]:
+    database = Database(cfg.storage.url)
+    upgrade(database)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def pg_url() -> str:
+    url = os.environ.get("FEEDSVC_TEST_DATABASE_URL")
+    if not url:
+        pytest.skip("FEEDSVC_TEST_DATABASE_URL is not set: PostgreSQL tests need a server")
+    return url
