@@ -102,3 +102,20 @@ def test_env_overrides_secrets_and_database(tmp_path):
     cfg = load_config(path, env=env)
     assert cfg.admin.token == "from-env"
     assert cfg.storage.url == "sqlite:////tmp/x.db"
+
+
+def test_example_config_is_valid_and_documents_every_key():
+    import tomllib
+    from dataclasses import fields
+
+    from feedsvc.config import SECTIONS, SourceConfig, WebhookConfig
+
+    path = Path(__file__).resolve().parents[2] / "config.example.toml"
+    cfg = load_config(path, env={})
+    assert cfg.site.base_url == "http://localhost:8080"
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    for section, cls in SECTIONS.items():
+        assert set(data[section]) == {f.name for f in fields(cls)}, section
+    documented_source_keys = set().union(*(s.keys() for s in data["sources"]))
+    assert documented_source_keys == {f.name for f in fields(SourceConfig)}
+    assert set(data["webhooks"][0]) == {f.name for f in fields(WebhookConfig)}
