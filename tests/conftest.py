@@ -65,3 +65,23 @@ def pg_url() -> str:
     if not url:
         pytest.skip("FEEDSVC_TEST_DATABASE_URL is not set: PostgreSQL tests need a server")
     return url
+
+
+@pytest.fixture
+def pg_schema_url(pg_url: str) -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    from feedsvc.storage.db import normalize_url
+
+    schema = "t_" + uuid.uuid4().hex[:12]
+    admin = create_engine(normalize_url(pg_url))
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in pg_url else "?"
+    yield f"{pg_url}{sep}options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()

@@ -1,0 +1,233 @@
+"""Cached-feed 200 and 304 throughput: `feedsvc serve` against the Python floor, side by side.
+
+The floor is a minimal Flask app (bench/floor_app.py) answering the same bytes with the same ETag
+under gunicorn (sync) and under granian, 2 workers each. Every server is measured in the same run
+with wrk on loopback, at 100 and 10,000 posts; the table gives req/s and the ratio to the best
+floor (machines are noisy: compare ratios, not absolute numbers).
+
+    python bench/feed_throughput.py [--sizes 100 10000] [--duration 10] [--connections 32]
+
+Needs `wrk` (Debian: apt-get install wrk).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"bench: {url} did not come up within {timeout}s")
+
+
+def populate(workdir: Path, n: int) -> Path:
+    """Write a config and an SQLite DB with ``n`` posts through the real ingest service."""
+    sys.path.insert(0, str(ROOT))
+    from feedsvc.config import load_config
+    from feedsvc.sources.ingest import apply_item
+    from feedsvc.sources.model import SourceItem
+    from feedsvc.storage.db import Database
+    from feedsvc.storage.migrate import upgrade
+
+    (workdir / "posts").mkdir()
+    config = workdir / "feedsvc.toml"
+    config.write_text(
+        '[site]\ntitle = "bench"\nbase_url = "http://127.0.0.1"\nlanguage = "zh-CN"\n'
+        f'[storage]\nurl = "sqlite:///{workdir / "bench.db"}"\n'
+        "[server]\nworkers = 2\n"
+        '[[sources]]\nname = "posts"\nkind = "markdown"\npath = "posts"\ninterval = "1h"\n',
+        encoding="utf-8",
+    )
+    cfg = load_config(config)
+    db = Database(cfg.storage.url)
+    upgrade(db)
+    t0 = datetime(2025, 1, 1, tzinfo=UTC)
+    body = (
+        "<p>"
+        + "超多分类的 Softmax 与 attention 的笔记。" * 40
+        + "</p><pre><code>x = 1</code></pre>"
+    )
+    with db.write() as session:
+        for i in range(n):
+            item = SourceItem(
+                external_key=f"post-{i}.md",
+                title=f"第 {i} 篇笔记",
+                content_html=body,
+                content_hash=hashlib.sha256(str(i).encode()).hexdigest(),
+                slug=f"post-{i}",
+                published=t0 + timedelta(minutes=i),
+                categories=("Python", f"cat-{i % 10}"),
+                tags=(f"tag-{i % 50}",),
+                author="bench",
+            )
+            apply_item(session, cfg, "posts", item, t0 + timedelta(minutes=i))
+    db.dispose()
+    return config
+
+
+@contextlib.contextmanager
+def running(cmd: list[str], env: dict[str, str], url: str) -> Iterator[None]:
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_http(url)
+        yield
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def wrk(url: str, duration: int, connections: int, etag: str | None) -> float:
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", url]
+    if etag:
+        cmd[1:1] = ["-H", f"If-None-Match: {etag}"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    if match is None or non2xx:
+        raise RuntimeError(f"bench: wrk failed or saw errors:\n{out}")
+    return float(match.group(1))
+
+
+def fetch(url: str) -> tuple[bytes, str, str]:
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return resp.read(), resp.headers["ETag"], resp.headers["Content-Type"]
+
+
+def check_status(url: str, etag: str, expect: int) -> None:
+    req = urllib.request.Request(url, headers={"If-None-Match": etag})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            status = resp.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    if status != expect:
+        raise RuntimeError(f"bench: {url} answered {status} to a poll, expected {expect}")
+
+
+def measure_size(n: int, args: argparse.Namespace) -> list[tuple[str, str, float]]:
+    rows: list[tuple[str, str, float]] = []
+    with tempfile.TemporaryDirectory(prefix="feedsvc-bench-") as tmp:
+        work = Path(tmp)
+        config = populate(work, n)
+        port = free_port()
+        env = {**os.environ, "FEEDSVC_CONFIG": str(config)}
+        serve = [str(BIN / "feedsvc"), "--config", str(config), "serve", "--port", str(port)]
+        base = f"http://127.0.0.1:{port}"
+        with running(serve, env, base + "/healthz"):
+            body, etag, ctype = fetch(base + "/feed.atom")
+            check_status(base + "/feed.atom", etag, 304)
+            for path, tag in (("200", None), ("304", etag)):
+                rows.append(
+                    (
+                        "feedsvc serve (granian x2)",
+                        path,
+                        wrk(base + "/feed.atom", args.duration, args.connections, tag),
+                    )
+                )
+        (work / "body").write_bytes(body)
+        floor_env = {
+            **env,
+            "FLOOR_BODY": str(work / "body"),
+            "FLOOR_ETAG": etag,
+            "FLOOR_CONTENT_TYPE": ctype,
+        }
+        floors = {
+            "floor: flask + gunicorn sync x2": [
+                str(BIN / "gunicorn"),
+                "-w",
+                "2",
+                "-b",
+                "127.0.0.1:{port}",
+                "bench.floor_app:app",
+            ],
+            "floor: flask + granian x2": [
+                str(BIN / "granian"),
+                "--interface",
+                "wsgi",
+                "--workers",
+                "2",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "{port}",
+                "--no-ws",
+                "bench.floor_app:app",
+            ],
+        }
+        for name, template in floors.items():
+            fport = free_port()
+            cmd = [part.replace("{port}", str(fport)) for part in template]
+            url = f"http://127.0.0.1:{fport}/feed.atom"
+            with running(cmd, floor_env, url):
+                check_status(url, etag, 304)
+                for path, tag in (("200", None), ("304", etag)):
+                    rows.append((name, path, wrk(url, args.duration, args.connections, tag)))
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 10_000])
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("bench: wrk is not installed (apt-get install wrk)", file=sys.stderr)
+        return 2
+    print(
+        f"# feed throughput, {datetime.now(UTC):%Y-%m-%d}, {os.cpu_count()} cores, "
+        f"wrk -t2 -c{args.connections} -d{args.duration}s on loopback"
+    )
+    print("| posts | path | server | req/s | ratio to best floor |")
+    print("| ---: | --- | --- | ---: | ---: |")
+    for n in args.sizes:
+        rows = measure_size(n, args)
+        for path in ("200", "304"):
+            best = max(r for name, p, r in rows if p == path and name.startswith("floor"))
+            for name, p, rate in rows:
+                if p == path:
+                    print(
+                        f"| {n} | {path} | {name} | {rate:,.0f} | {rate / best:.2f}x |", flush=True
+                    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
