@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from urllib.parse import urlsplit
 
 __all__ = ["RecordedRequest", "Reply", "ScriptedServer"]
@@ -112,9 +111,7 @@ class ScriptedServer:
     def __enter__(self) -> ScriptedServer:
         return self
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def _respond_to(self, request: RecordedRequest) -> Reply:

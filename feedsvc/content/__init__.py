@@ -1,0 +1,1 @@
+"""Pure content functions: Markdown rendering, HTML sanitising, text cleaning and summaries."""

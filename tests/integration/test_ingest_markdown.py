@@ -14,6 +14,7 @@ from feedsvc.config import Config
 from feedsvc.sources.ingest import ingest_source, publish_due
 from feedsvc.storage import content_state
 from feedsvc.storage.db import Database
+from feedsvc.storage.migrate import upgrade
 from feedsvc.storage.models import Event, IngestRun, Post
 from tests.conftest import EXAMPLES, T0, make_config
 
@@ -184,6 +185,7 @@ def test_bad_file_is_reported_and_others_are_ingested(tmp_path, clock, name, con
         ],
     )
     db = Database(cfg.storage.url)
+    upgrade(db)
     write(posts_dir / "good.md", post_md("Good"))
     write(posts_dir / name, content)
     report = run(db, cfg, clock)
@@ -255,6 +257,7 @@ def test_bundled_examples_ingest_cleanly(tmp_path, clock):
         tmp_path, sources=[{"name": "examples", "kind": "markdown", "path": str(EXAMPLES)}]
     )
     db = Database(cfg.storage.url)
+    upgrade(db)
     report = run(db, cfg, clock)
     assert report.failed == 0 and report.new >= 8
     posts = all_posts(db).values()
