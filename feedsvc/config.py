@@ -223,6 +223,8 @@ def _validate(cfg: Config) -> None:
     names = set()
     for i, src in enumerate(cfg.sources):
         where = f"sources[{i}]"
+        if src.name == "api":
+            raise ConfigError(f'{where}.name: "api" is reserved for posts pushed through the API')
         if src.name in names:
             raise ConfigError(f"{where}.name: duplicate source name {src.name!r}")
         names.add(src.name)

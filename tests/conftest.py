@@ -85,3 +85,65 @@ def pg_schema_url(pg_url: str) -> Iterator[str]:
     with admin.begin() as conn:
         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
+
+
+@pytest.fixture
+def app(cfg: Config, clock: FixedClock) -> Iterator[Any]:
+    """The Flask app on the test config (its own engine; disposed afterwards)."""
+    from feedsvc import create_app
+    from feedsvc.web.state import state
+
+    application = create_app(cfg, clock=clock)
+    application.config["TESTING"] = True
+    yield application
+    state(application).db.dispose()
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+ADMIN_TOKEN = "s3cret-token"
+ADMIN_MAX_BODY = 20_000
+
+
+@pytest.fixture
+def api_app(tmp_path: Path, posts_dir: Path, clock: FixedClock) -> Iterator[Any]:
+    """An app with the admin API on (bearer ADMIN_TOKEN), a small body limit, the fixed clock."""
+    from feedsvc import create_app
+    from feedsvc.web.state import state
+
+    admin = {"token": ADMIN_TOKEN, "max_body_bytes": ADMIN_MAX_BODY}
+    app = create_app(make_config(tmp_path, admin=admin), clock=clock)
+    app.testing = True
+    yield app
+    state(app).db.dispose()
+
+
+@pytest.fixture
+def api_client(api_app: Any) -> Any:
+    return api_app.test_client()
+
+
+@pytest.fixture
+def add_post(db: Database, cfg: Config, clock: FixedClock) -> Any:
+    """Store a post through the real ingest service; returns its snapshot (a dict)."""
+    import hashlib
+
+    from feedsvc.sources.ingest import apply_one
+    from feedsvc.sources.model import SourceItem
+    from feedsvc.storage import posts
+
+    def add(key: str, title: str, **fields: Any) -> dict[str, Any]:
+        fields.setdefault("content_html", f"<p>{title} 的正文。</p>")
+        fields.setdefault("slug", key.rsplit(".", 1)[0])
+        digest = hashlib.sha256(repr((key, title, sorted(fields.items()))).encode()).hexdigest()
+        item = SourceItem(external_key=key, title=title, content_hash=digest, **fields)
+        apply_one(db, cfg, "posts", item, clock.now())
+        with db.read() as session:
+            post = posts.get_by_key(session, "posts", key)
+            assert post is not None
+            return posts.snapshot(post, cfg.site.base_url)
+
+    return add

@@ -1,0 +1,1 @@
+"""Feed documents: values (model), their bytes (builder) and the feeds the site serves (service)."""

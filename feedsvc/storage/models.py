@@ -258,3 +258,23 @@ class Delivery(Base):
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class WebSubPending(Base):
+    """A WebSub (un)subscription request waiting for verification of intent (WebSub §5.3).
+
+    The subscription itself changes only once the callback has echoed the challenge; until
+    then the request waits here. ``next_attempt_at`` is also the claim: a worker moves it
+    forward before it calls the callback, so one request is verified by one worker.
+    """
+
+    __tablename__ = "websub_pending"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mode: Mapped[str] = mapped_column(String(20))  # "subscribe" or "unsubscribe"
+    topic: Mapped[str] = mapped_column(Text)  # as the subscriber gave it
+    callback: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str | None] = mapped_column(Text)
+    lease_seconds: Mapped[int] = mapped_column(Integer)  # already clamped to the hub's policy
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

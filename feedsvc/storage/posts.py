@@ -135,3 +135,26 @@ def term_name(session: Session, kind: str, slug: str) -> str | None:
     if kind == "authors":
         return session.scalar(select(Post.author).where(Post.author_slug == slug).limit(1))
     return None
+
+
+def get_by_guid(session: Session, guid: str) -> Post | None:
+    return session.scalar(select(Post).where(Post.guid == guid))
+
+
+def get_by_idempotency_prefix(session: Session, prefix: str) -> Post | None:
+    """The post whose ``idempotency_key`` starts with ``prefix`` (admin API replays)."""
+    query = select(Post).where(Post.idempotency_key.startswith(prefix, autoescape=True))
+    return session.scalar(query.limit(1))
+
+
+def admin_page(
+    session: Session, source: str | None, page: int, per_page: int
+) -> tuple[list[Post], int]:
+    """One page of live (not removed) posts of every source, or of one; newest first."""
+    query = select(Post).where(Post.removed.is_(False))
+    if source is not None:
+        query = query.where(Post.source == source)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    query = query.order_by(Post.published.desc(), Post.id.desc())
+    rows = session.scalars(query.limit(per_page).offset((page - 1) * per_page)).all()
+    return list(rows), int(total)

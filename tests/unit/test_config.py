@@ -86,6 +86,7 @@ events = ["post.published"]
         ("[[webhooks]]\nurl = 'https://x'\nevents = ['post.moved']\n", "webhooks[0].events"),
         ("[site]\nbase_url = 'example.org'\n", "site.base_url"),
         ("this is = not toml =", "not valid TOML"),
+        ("[[sources]]\nname = 'api'\nkind = 'markdown'\npath = 'x'\n", "sources[0].name"),
     ],
 )
 def test_bad_config_names_key_and_file(tmp_path, text, message):

@@ -1,0 +1,184 @@
+"""Feeds from the database: which feed a URL names, its FeedDoc and its bytes."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from feedsvc import urls
+from feedsvc.config import Config
+from feedsvc.feeds import builder
+from feedsvc.feeds.model import FeedDoc, FeedItem, Term
+from feedsvc.storage import posts
+from feedsvc.storage.db import Database
+from feedsvc.storage.models import Category, Post, Tag, post_categories, post_tags
+
+# Feed ids are minted with a fixed year: they must never change (RFC 4287 §4.2.6, RFC 4151).
+FEED_ID_YEAR = 2026
+EMPTY_UPDATED = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class FeedKey:
+    """One feed: a format and the site (kind None) or a category/tag/author slug."""
+
+    fmt: str
+    kind: str | None = None
+    slug: str | None = None
+
+
+@dataclass(frozen=True)
+class BuiltFeed:
+    body: bytes
+    content_type: str
+    last_modified: datetime
+
+
+def parse_feed_path(path: str) -> FeedKey | None:
+    """The FeedKey a feed URL or path names (query ignored), or None when it names none."""
+    parts = urlsplit(path).path.split("/")
+    if len(parts) == 2 and parts[0] == "":
+        kind, slug, name = None, None, parts[1]
+    elif len(parts) == 4 and parts[0] == "" and parts[1] in urls.FEED_KINDS and parts[2]:
+        kind, slug, name = parts[1], unquote(parts[2]), parts[3]
+    else:
+        return None
+    stem, _, fmt = name.partition(".")
+    if stem != "feed" or fmt not in urls.FORMATS:
+        return None
+    return FeedKey(fmt, kind, slug)
+
+
+def feed_url(cfg: Config, key: FeedKey) -> str:
+    """The absolute URL of a feed's first page."""
+    return urls.absolute(cfg.site.base_url, urls.feed_path(key.fmt, key.kind, key.slug))
+
+
+def topic_for(cfg: Config, key: FeedKey, page: int = 1) -> str:
+    """The absolute URL a feed page is served at: its rel="self" and its WebSub topic."""
+    return urls.with_page(feed_url(cfg, key), page)
+
+
+def hub_url(cfg: Config) -> str:
+    return urls.absolute(cfg.site.base_url, "/hub")
+
+
+def list_path(kind: str | None, slug: str | None) -> str:
+    """The HTML page listing a feed's posts ("/" or "/<kind>/<slug>/")."""
+    if kind is None:
+        return "/"
+    return urls.feed_path("atom", kind, slug).removesuffix("feed.atom")
+
+
+def feed_keys_for_post(post: Post | Mapping[str, Any]) -> list[FeedKey]:
+    """Every feed a post appears in (site, its categories, tags and author), in all formats."""
+    if isinstance(post, Mapping):
+        cats = [posts.slugify(name) for name in post.get("categories") or ()]
+        tags = [posts.slugify(name) for name in post.get("tags") or ()]
+        author = posts.slugify(post["author"]) if post.get("author") else None
+    else:
+        cats = [c.slug for c in post.categories]
+        tags = [t.slug for t in post.tags]
+        author = post.author_slug
+    scopes: list[tuple[str | None, str | None]] = [(None, None)]
+    scopes += [("categories", s) for s in cats if s]
+    scopes += [("tags", s) for s in tags if s]
+    if author:
+        scopes.append(("authors", author))
+    return [
+        FeedKey(fmt, kind, slug) for kind, slug in dict.fromkeys(scopes) for fmt in urls.FORMATS
+    ]
+
+
+def last_page(total: int, page_size: int) -> int:
+    return max(1, math.ceil(total / page_size))
+
+
+def build_feed(db: Database, cfg: Config, key: FeedKey, page: int) -> BuiltFeed | None:
+    """The bytes of one feed page; None for an unknown scope or a page out of range (404)."""
+    if key.fmt not in urls.FORMATS or page < 1:
+        return None
+    with db.read() as session:
+        name = None
+        if key.kind is not None:
+            name = posts.term_name(session, key.kind, key.slug or "")
+            if name is None:
+                return None
+        rows, total = posts.page_of(session, key.kind, key.slug, page, cfg.feeds.page_size)
+        last = last_page(total, cfg.feeds.page_size)
+        if page > last:
+            return None
+        doc = _doc(cfg, key, name, page, last, [feed_item(cfg, p) for p in rows])
+        changed = last_change(session, key.kind, key.slug)
+    body = builder.build(key.fmt, doc)
+    return BuiltFeed(body, builder.CONTENT_TYPES[key.fmt], max(doc.updated, changed))
+
+
+def feed_id(cfg: Config, kind: str | None, slug: str | None) -> str:
+    """RFC 4151 tag URI of a feed, fixed forever."""
+    host = urlsplit(cfg.site.base_url).hostname or "localhost"
+    specific = "feed" if kind is None else f"{kind}/{quote(slug or '', safe='')}"
+    return f"tag:{host},{FEED_ID_YEAR}:{specific}"
+
+
+def _doc(
+    cfg: Config, key: FeedKey, name: str | None, page: int, last: int, items: list[FeedItem]
+) -> FeedDoc:
+    site = cfg.site
+    return FeedDoc(
+        id=feed_id(cfg, key.kind, key.slug),
+        title=site.title if name is None else f"{site.title} - {name}",
+        description=site.description,
+        language=site.language,
+        home_url=urls.absolute(site.base_url, list_path(key.kind, key.slug)),
+        self_url=topic_for(cfg, key, page),
+        author=site.author,
+        updated=max((i.updated for i in items), default=EMPTY_UPDATED),
+        items=tuple(items),
+        # RFC 5005 §3: paged feeds; "next" leads to older entries, "previous" to newer
+        first_url=topic_for(cfg, key, 1),
+        last_url=topic_for(cfg, key, last),
+        next_url=topic_for(cfg, key, page + 1) if page < last else None,
+        previous_url=topic_for(cfg, key, page - 1) if page > 1 else None,
+        hub_url=hub_url(cfg),
+    )
+
+
+def feed_item(cfg: Config, post: Post) -> FeedItem:
+    """A stored post as a feed entry (its id is the guid fixed at first sight)."""
+    base = cfg.site.base_url
+    return FeedItem(
+        id=post.guid,
+        url=posts.post_url(post, base),
+        title=post.title,
+        summary=post.summary,
+        content_html=post.content_html if cfg.feeds.full_content else None,
+        published=post.published,
+        updated=post.updated,
+        authors=(post.author or cfg.site.author,),
+        categories=tuple(
+            Term(c.slug, c.name, urls.absolute(base, "/categories/")) for c in post.categories
+        ),
+        tags=tuple(Term(t.slug, t.name, urls.absolute(base, "/tags/")) for t in post.tags),
+        language=post.language,
+    )
+
+
+def last_change(session: Session, kind: str | None, slug: str | None) -> datetime:
+    """Newest ``updated`` of the scope's visible or removed posts: Last-Modified moves on
+    removals and page shifts too, not only when a post on the page is edited."""
+    query = select(func.max(Post.updated)).where(or_(Post.visible, Post.removed))
+    if kind == "categories":
+        query = query.join(post_categories).join(Category).where(Category.slug == slug)
+    elif kind == "tags":
+        query = query.join(post_tags).join(Tag).where(Tag.slug == slug)
+    elif kind == "authors":
+        query = query.where(Post.author_slug == slug)
+    return session.scalar(query) or EMPTY_UPDATED

@@ -1,0 +1,399 @@
+"""The WebSub hub (W3C Recommendation, https://www.w3.org/TR/websub/) for this site's own feeds.
+
+Subscription requests are checked and queued (``request_subscription``); verification of intent
+happens later in a job (``verify_pending``), so the 202 never depends on its outcome (§5.1.2).
+Leases expire (``expire_leases``). Each post change enqueues one content distribution per active
+subscriber of every feed it touched (``distribute``); the delivery sender does the POSTs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import SplitResult, urlencode, urlsplit, urlunsplit
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from feedsvc.clock import Clock
+from feedsvc.config import Config
+from feedsvc.feeds import service as feeds
+from feedsvc.net import BlockedDestination, FetchError, OutboundClient
+from feedsvc.storage.db import Database
+from feedsvc.storage.events import new_msg_id
+from feedsvc.storage.models import Delivery, Event, WebSubPending, WebSubSubscription
+
+log = logging.getLogger("feedsvc.websub")
+
+MODES = ("subscribe", "unsubscribe")
+MIN_LEASE_SECONDS = 60
+MAX_SECRET_BYTES = 200  # §5.1: hub.secret MUST be less than 200 bytes
+MAX_URL_LENGTH = 2048
+MAX_PENDING = 10_000  # requests waiting for verification; more are refused with 503
+VERIFY_BATCH = 50
+VERIFY_RETRIES = (5.0, 30.0, 120.0)  # after a network failure only; a wrong answer is final
+CLAIM_SLACK_SECONDS = 30.0
+
+
+class HubRequestError(ValueError):
+    """A subscription request the hub refuses with 400; the message is the plain-text reason."""
+
+
+@dataclass(frozen=True)
+class HubRequest:
+    mode: str
+    topic: str
+    callback: str
+    secret: str | None
+    lease_seconds: int
+
+
+def _http_url(form: Mapping[str, str], name: str) -> str:
+    value = (form.get(name) or "").strip()
+    if not value:
+        raise HubRequestError(f"{name} is required")
+    if len(value) > MAX_URL_LENGTH:
+        raise HubRequestError(f"{name} is longer than {MAX_URL_LENGTH} characters")
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        host = None
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not host:
+        raise HubRequestError(f"{name} must be an absolute http(s) URL")
+    return value
+
+
+def _lease(cfg: Config, raw: str | None) -> int:
+    """The hub's lease (§5.3.1: it MAY differ from the request): clamped, never perpetual."""
+    top = max(cfg.websub.max_lease_seconds, MIN_LEASE_SECONDS)
+    if raw is None or raw.strip() == "":
+        return min(max(cfg.websub.lease_seconds, MIN_LEASE_SECONDS), top)
+    if not raw.strip().isdigit() or int(raw) <= 0:
+        raise HubRequestError("hub.lease_seconds must be a positive integer")
+    return min(max(int(raw), MIN_LEASE_SECONDS), top)
+
+
+def parse_request(cfg: Config, form: Mapping[str, str]) -> HubRequest:
+    """Check a POST /hub form (§5.1); unknown parameters are ignored, as §5.1 requires."""
+    mode = (form.get("hub.mode") or "").strip()
+    if not mode:
+        raise HubRequestError("hub.mode is required")
+    if mode == "publish":
+        raise HubRequestError("publish is not supported: this hub only serves its own topics")
+    if mode not in MODES:
+        raise HubRequestError(f"hub.mode must be subscribe or unsubscribe, got {mode[:40]!r}")
+    callback = _http_url(form, "hub.callback")
+    topic = _http_url(form, "hub.topic")  # §1: a topic is an http(s) resource URL
+    secret = form.get("hub.secret") or None
+    if secret is not None and len(secret.encode("utf-8")) >= MAX_SECRET_BYTES:
+        raise HubRequestError(f"hub.secret must be less than {MAX_SECRET_BYTES} bytes")
+    # §5.1: hub.lease_seconds MAY come with an unsubscription and MUST then be ignored
+    lease = _lease(cfg, form.get("hub.lease_seconds")) if mode == "subscribe" else 0
+    return HubRequest(mode, topic, callback, secret, lease)
+
+
+def request_subscription(
+    db: Database, cfg: Config, form: Mapping[str, str], now: datetime
+) -> tuple[int, str]:
+    """Validate and queue a (un)subscription request: (202, note) or (4xx/503, plain reason)."""
+    try:
+        req = parse_request(cfg, form)
+    except HubRequestError as exc:
+        return 400, str(exc)
+    with db.write() as session:
+        waiting = session.scalar(select(func.count()).select_from(WebSubPending)) or 0
+        if waiting >= MAX_PENDING:
+            return 503, "too many requests are waiting for verification; try again later"
+        # §5.1: each request overrides the previous one for the same topic and callback
+        session.execute(
+            delete(WebSubPending).where(
+                WebSubPending.topic == req.topic, WebSubPending.callback == req.callback
+            )
+        )
+        row = WebSubPending(mode=req.mode, topic=req.topic, callback=req.callback)
+        row.secret, row.lease_seconds, row.attempts = req.secret, req.lease_seconds, 0
+        row.next_attempt_at = row.created_at = now
+        session.add(row)
+    log.info("websub request queued", extra={"mode": req.mode, "url": req.callback})
+    return 202, f"{req.mode} request accepted: the hub will verify intent at the callback"
+
+
+def _origin(parts: SplitResult) -> tuple[str, str | None, int | None]:
+    scheme = parts.scheme.lower()
+    return scheme, parts.hostname, parts.port or {"http": 80, "https": 443}.get(scheme)
+
+
+def resolve_topic(cfg: Config, topic: str) -> tuple[str, feeds.FeedKey] | None:
+    """The canonical URL and feed key of ``topic`` if it names a feed URL of this site.
+
+    §5.1.1: hubs MAY refuse topics that are not the URL the publisher advertises; ours are
+    exactly ``topic_for`` (page 1, no query), on the host and path of ``site.base_url``.
+    """
+    try:
+        given, base = urlsplit(topic), urlsplit(cfg.site.base_url)
+        same_origin = _origin(given) == _origin(base)
+    except ValueError:  # e.g. a port that is not a number
+        return None
+    if not same_origin:
+        return None
+    prefix = base.path.rstrip("/")
+    if given.query or given.fragment or not given.path.startswith(prefix + "/"):
+        return None
+    key = feeds.parse_feed_path(given.path[len(prefix) :])
+    if key is None:
+        return None
+    return feeds.topic_for(cfg, key), key
+
+
+def _known_topic(db: Database, cfg: Config, topic: str) -> str | None:
+    """The canonical topic URL, or None when there is no such feed (§5.2 validation)."""
+    resolved = resolve_topic(cfg, topic)
+    if resolved is None or feeds.build_feed(db, cfg, resolved[1], 1) is None:
+        return None
+    return resolved[0]
+
+
+def _with_query(callback: str, params: Mapping[str, str]) -> str:
+    """§5.1.1: keep the callback's own query string and append the hub's parameters to it."""
+    parts = urlsplit(callback)
+    extra = urlencode(params)
+    query = f"{parts.query}&{extra}" if parts.query else extra
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+
+
+def has_due(db: Database, now: datetime) -> bool:
+    """Whether any request waits for verification now (lets the job skip making a client)."""
+    with db.read() as session:
+        query = select(WebSubPending.id).where(WebSubPending.next_attempt_at <= now).limit(1)
+        return session.scalar(query) is not None
+
+
+def verify_pending(db: Database, cfg: Config, clock: Clock, client: OutboundClient) -> int:
+    """Verify (or deny) the requests that are due; returns how many were handled."""
+    now = clock.now()
+    with db.read() as session:
+        query = (
+            select(WebSubPending)
+            .where(WebSubPending.next_attempt_at <= now)
+            .order_by(WebSubPending.id)
+            .limit(VERIFY_BATCH)
+        )
+        due = list(session.scalars(query))
+    handled = 0
+    for pending in due:
+        if _claim(db, cfg, pending, now):
+            _handle(db, cfg, clock, client, pending)
+            handled += 1
+    return handled
+
+
+def _claim(db: Database, cfg: Config, pending: WebSubPending, now: datetime) -> bool:
+    """Move the row's next attempt past this one: of several workers, one wins the row."""
+    until = now + timedelta(seconds=cfg.delivery.timeout + CLAIM_SLACK_SECONDS)
+    with db.write() as session:
+        result = session.execute(
+            update(WebSubPending)
+            .where(WebSubPending.id == pending.id, WebSubPending.next_attempt_at <= now)
+            .values(next_attempt_at=until, attempts=WebSubPending.attempts + 1)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _handle(
+    db: Database, cfg: Config, clock: Clock, client: OutboundClient, pending: WebSubPending
+) -> None:
+    if pending.mode == "subscribe":
+        canonical = _known_topic(db, cfg, pending.topic)
+        if canonical is None:
+            _deny(client, pending, "the topic is not a feed of this site")
+            _forget(db, pending)
+            return
+    else:
+        # §5: the hub does not validate unsubscription requests with the publisher
+        resolved = resolve_topic(cfg, pending.topic)
+        canonical = resolved[0] if resolved else pending.topic
+    sent_at = clock.now()
+    outcome = _ask_callback(client, pending)
+    if outcome is None:  # a network failure: try again later, a few times
+        _retry_or_forget(db, pending, clock.now())
+        return
+    if outcome:
+        _apply(db, pending, canonical, sent_at)
+    _forget(db, pending)
+
+
+def _ask_callback(client: OutboundClient, pending: WebSubPending) -> bool | None:
+    """§5.3: GET the callback with a fresh challenge; True only for a 2xx echoing it exactly.
+
+    None means the callback could not be reached (worth another try).
+    """
+    challenge = secrets.token_urlsafe(32)  # §8.2: random and single-use
+    params = {"hub.mode": pending.mode, "hub.topic": pending.topic, "hub.challenge": challenge}
+    if pending.mode == "subscribe":
+        params["hub.lease_seconds"] = str(pending.lease_seconds)  # §5.3: MUST for subscribe
+    extra = {"url": pending.callback, "mode": pending.mode}
+    try:
+        # §5.3.1: 3xx counts as failure, so redirects are not followed
+        reply = client.request("GET", _with_query(pending.callback, params), follow_redirects=False)
+    except BlockedDestination as exc:
+        log.warning("websub verification refused: %s", exc, extra=extra)
+        return False
+    except FetchError as exc:
+        log.warning("websub verification failed: %s", exc, extra=extra)
+        return None
+    # §5.3.1: any non-2xx, or a 2xx whose body is not the challenge, is a failed verification
+    verified = 200 <= reply.status < 300 and reply.body == challenge.encode("ascii")
+    log.info("websub verification %s", "succeeded" if verified else "failed", extra=extra)
+    return verified
+
+
+def _deny(client: OutboundClient, pending: WebSubPending, reason: str) -> None:
+    """§5.2: tell the subscriber its subscription was denied (best effort, one try)."""
+    params = {"hub.mode": "denied", "hub.topic": pending.topic, "hub.reason": reason}
+    extra = {"url": pending.callback}
+    try:
+        client.request("GET", _with_query(pending.callback, params), follow_redirects=False)
+        log.info("websub subscription denied: %s", reason, extra=extra)
+    except (BlockedDestination, FetchError) as exc:
+        log.warning("websub denial not delivered: %s", exc, extra=extra)
+
+
+def _apply(db: Database, pending: WebSubPending, topic: str, sent_at: datetime) -> None:
+    """A verified request takes effect (§5.1): subscribe replaces, unsubscribe removes."""
+    with db.write() as session:
+        query = select(WebSubSubscription).where(
+            WebSubSubscription.topic == topic, WebSubSubscription.callback == pending.callback
+        )
+        sub = session.scalar(query)
+        if pending.mode == "unsubscribe":
+            if sub is not None:
+                _drop_subscriptions(session, [sub.id], sent_at)
+            return
+        # §5.3: the lease is measured from the time the verification request was made
+        expires_at = sent_at + timedelta(seconds=pending.lease_seconds)
+        if sub is None:
+            sub = WebSubSubscription(topic=topic, callback=pending.callback, created_at=sent_at)
+            session.add(sub)
+        sub.secret = pending.secret  # §5.1: a renewal MAY change the secret or drop it
+        sub.lease_seconds = pending.lease_seconds
+        sub.expires_at = expires_at
+        sub.updated_at = sent_at
+
+
+def _forget(db: Database, pending: WebSubPending) -> None:
+    with db.write() as session:
+        session.execute(delete(WebSubPending).where(WebSubPending.id == pending.id))
+
+
+def _retry_or_forget(db: Database, pending: WebSubPending, now: datetime) -> None:
+    attempts = pending.attempts + 1  # the claim counted this attempt in the database
+    if attempts > len(VERIFY_RETRIES):
+        log.warning("websub verification given up", extra={"url": pending.callback})
+        _forget(db, pending)
+        return
+    with db.write() as session:
+        session.execute(
+            update(WebSubPending)
+            .where(WebSubPending.id == pending.id)
+            .values(next_attempt_at=now + timedelta(seconds=VERIFY_RETRIES[attempts - 1]))
+        )
+
+
+def _drop_subscriptions(session: Session, ids: list[int], now: datetime) -> None:
+    """Delete subscriptions and cancel what is still queued for them (no sends past a lease)."""
+    if not ids:
+        return
+    session.execute(
+        update(Delivery)
+        .where(Delivery.subscription_id.in_(ids), Delivery.status == "pending")
+        .values(status="cancelled", updated_at=now)
+    )
+    session.execute(delete(WebSubSubscription).where(WebSubSubscription.id.in_(ids)))
+
+
+def expire_leases(db: Database, now: datetime) -> int:
+    """§5.3.1: hubs MUST enforce lease expirations. Returns how many subscriptions ended."""
+    with db.write() as session:
+        query = select(WebSubSubscription.id).where(WebSubSubscription.expires_at <= now)
+        ids = list(session.scalars(query))
+        _drop_subscriptions(session, ids, now)
+    if ids:
+        log.info("websub leases expired", extra={"count": len(ids)})
+    return len(ids)
+
+
+def signature(secret: str, body: bytes) -> str:
+    """§7.1: ``X-Hub-Signature: sha256=<hex HMAC of the body keyed with hub.secret>``."""
+    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def distribution_headers(
+    cfg: Config, topic: str, built: feeds.BuiltFeed, secret: str | None
+) -> dict[str, str]:
+    """§7: the topic's Content-Type and one Link header with rel=hub and rel=self; §7.1: the
+    X-Hub-Signature when the subscriber gave a hub.secret."""
+    headers = {
+        "Content-Type": built.content_type,
+        "Link": f'<{feeds.hub_url(cfg)}>; rel="hub", <{topic}>; rel="self"',
+    }
+    if secret:
+        headers["X-Hub-Signature"] = signature(secret, built.body)
+    return headers
+
+
+def _delivery(
+    url: str, body: bytes, headers: dict[str, str], event: Event, now: datetime, sub_id: int | None
+) -> Delivery:
+    """One POST for the delivery sender (it retries, and drops the subscription on a 410)."""
+    return Delivery(
+        kind="websub", msg_id=new_msg_id(), event_id=event.id, event_type=event.type,
+        subscription_id=sub_id, url=url, body=body, headers=headers, status="pending",
+        attempts=0, next_attempt_at=now, created_at=now, updated_at=now,
+    )  # fmt: skip
+
+
+def distribute(session: Session, db: Database, cfg: Config, event: Event, now: datetime) -> int:
+    """Enqueue content distribution (§7) for every feed the event changed; returns the count.
+
+    Runs in the dispatcher's transaction; the feed is built from committed data (the post
+    change was committed with its event), once per topic whatever the number of subscribers.
+    """
+    topics = {feeds.topic_for(cfg, key): key for key in feeds.feed_keys_for_post(event.payload)}
+    query = (
+        select(WebSubSubscription)
+        .where(WebSubSubscription.topic.in_(list(topics)), WebSubSubscription.expires_at > now)
+        .order_by(WebSubSubscription.id)
+    )
+    by_topic: dict[str, list[WebSubSubscription]] = {}
+    for sub in session.scalars(query):
+        by_topic.setdefault(sub.topic, []).append(sub)
+    count = 0
+    for topic, subs in by_topic.items():
+        built = feeds.build_feed(db, cfg, topics[topic], 1)
+        if built is None:  # the feed is gone (its last post left): nothing to send
+            continue
+        for sub in subs:
+            headers = distribution_headers(cfg, topic, built, sub.secret)
+            session.add(_delivery(sub.callback, built.body, headers, event, now, sub.id))
+            count += 1
+    _ping_external_hubs(session, cfg, list(topics), event, now)
+    return count
+
+
+def _ping_external_hubs(
+    session: Session, cfg: Config, topics: list[str], event: Event, now: datetime
+) -> None:
+    """§6 leaves publishing open; common hubs take ``hub.mode=publish&hub.url=<topic>``.
+    Queued as deliveries so the sender POSTs them, with retries, after this transaction."""
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    for hub in cfg.websub.external_hubs:
+        for topic in topics:
+            body = urlencode({"hub.mode": "publish", "hub.url": topic}).encode("ascii")
+            session.add(_delivery(hub, body, headers, event, now, None))

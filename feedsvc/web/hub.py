@@ -1,0 +1,24 @@
+"""POST /hub: the WebSub hub's subscription endpoint (https://www.w3.org/TR/websub/ §5.1)."""
+
+from __future__ import annotations
+
+from flask import Response, request
+
+from feedsvc.notify import websub
+from feedsvc.web.state import state
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def _text(status: int, message: str) -> Response:
+    # §5.1.2: errors SHOULD carry a plain-text description for the subscriber's developer
+    return Response(message + "\n", status=status, mimetype="text/plain")
+
+
+def hub() -> Response:
+    """202 once a request is queued for verification of intent; 4xx with a reason otherwise."""
+    if request.mimetype != FORM:  # §5.1: the request MUST be application/x-www-form-urlencoded
+        return _text(400, f"Content-Type must be {FORM}")
+    app = state()
+    status, message = websub.request_subscription(app.db, app.cfg, request.form, app.clock.now())
+    return _text(status, message)

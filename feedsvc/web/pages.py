@@ -1,0 +1,165 @@
+"""HTML pages: the latest-updates list (site, category, tag, author), post pages, the 404 page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, abort, render_template, request
+from markupsafe import Markup
+from werkzeug.exceptions import HTTPException
+
+from feedsvc import urls
+from feedsvc.config import Config
+from feedsvc.feeds import service
+from feedsvc.storage import posts
+from feedsvc.storage.models import Post
+from feedsvc.web.feedcache import Prepared, cache_for, url_key
+from feedsvc.web.feeds import page_number
+from feedsvc.web.state import AppState, state
+
+HTML = "text/html; charset=utf-8"
+FEED_TYPES = {
+    "atom": "application/atom+xml",
+    "rss": "application/rss+xml",
+    "json": "application/feed+json",
+}
+FEED_NAMES = {"atom": "Atom", "rss": "RSS", "json": "JSON Feed"}
+PAGE_WINDOW = 2  # page numbers shown either side of the current one
+
+
+def feed_links(cfg: Config, kind: str | None, slug: str | None, title: str) -> list[dict[str, str]]:
+    """The <link rel="alternate"> autodiscovery entries for one scope's feeds."""
+    return [
+        {
+            "type": FEED_TYPES[fmt],
+            "title": f"{title} ({FEED_NAMES[fmt]})",
+            "href": service.topic_for(cfg, service.FeedKey(fmt, kind, slug)),
+        }
+        for fmt in urls.FORMATS
+    ]
+
+
+def term_links(cfg: Config, kind: str, terms: list[Any]) -> list[dict[str, str]]:
+    base = cfg.site.base_url
+    return [
+        {"name": t.name, "href": urls.absolute(base, service.list_path(kind, t.slug))}
+        for t in terms
+    ]
+
+
+def post_entry(cfg: Config, post: Post) -> dict[str, Any]:
+    """What the list template shows of one post (plain values: the session closes first)."""
+    return {
+        "title": post.title,
+        "href": urls.absolute(cfg.site.base_url, urls.post_path(post.slug)),
+        "summary": post.summary,
+        "categories": term_links(cfg, "categories", post.categories),
+        "date": f"{post.published:%Y-%m-%d}",
+        "datetime": post.published.isoformat(),
+    }
+
+
+def pagination(base: str, page: int, last: int) -> dict[str, Any]:
+    """Page-number links around the current page, with first/last and prev/next."""
+    shown = {1, last, *range(max(1, page - PAGE_WINDOW), min(last, page + PAGE_WINDOW) + 1)}
+    items: list[dict[str, Any]] = []
+    for number in sorted(shown):
+        if items and number - items[-1]["number"] > 1:
+            items.append({"number": number - 1, "gap": True})
+        items.append({"number": number, "href": urls.with_page(base, number), "gap": False})
+    return {
+        "page": page,
+        "last": last,
+        "items": items,
+        "prev": urls.with_page(base, page - 1) if page > 1 else None,
+        "next": urls.with_page(base, page + 1) if page < last else None,
+    }
+
+
+def prepare_list(
+    app_state: AppState, kind: str | None, slug: str | None, page: int
+) -> Prepared | None:
+    """The rendered list page for a scope, or None (unknown scope, page out of range)."""
+    cfg = app_state.cfg
+    with app_state.db.read() as session:
+        name = posts.term_name(session, kind, slug or "") if kind else None
+        if kind and name is None:
+            return None
+        rows, total = posts.page_of(session, kind, slug, page, cfg.feeds.page_size)
+        last = service.last_page(total, cfg.feeds.page_size)
+        if page > last:
+            return None
+        entries = [post_entry(cfg, p) for p in rows]
+        changed = service.last_change(session, kind, slug)
+    base = urls.absolute(cfg.site.base_url, service.list_path(kind, slug))
+    heading = cfg.site.title if name is None else f"{cfg.site.title} - {name}"
+    html = render_template(
+        "list.html",
+        site=cfg.site,
+        heading=name,
+        kind=kind,
+        feeds=feed_links(cfg, kind, slug, heading),
+        entries=entries,
+        pager=pagination(base, page, last),
+        canonical=urls.with_page(base, page),
+    )
+    return Prepared(html.encode(), HTML, changed, cfg.feeds.cache_max_age, [])
+
+
+def prepare_post(app_state: AppState, slug: str) -> Prepared | None:
+    """The rendered page of one visible post, or None."""
+    cfg = app_state.cfg
+    base = cfg.site.base_url
+    with app_state.db.read() as session:
+        post = posts.get_by_slug(session, slug)
+        if post is None or not post.visible:
+            return None
+        html = render_template(
+            "post.html",
+            site=cfg.site,
+            post=post,
+            content=Markup(post.content_html),  # sanitised at ingest
+            categories=term_links(cfg, "categories", post.categories),
+            tags=term_links(cfg, "tags", post.tags),
+            author_href=urls.absolute(base, service.list_path("authors", post.author_slug))
+            if post.author_slug
+            else None,
+            feeds=feed_links(cfg, None, None, cfg.site.title),
+            canonical=urls.absolute(base, urls.post_path(post.slug)),
+        )
+        updated = post.updated
+    return Prepared(html.encode(), HTML, updated, cfg.feeds.cache_max_age, [])
+
+
+def list_page(kind: str | None = None, slug: str | None = None) -> Response:
+    """/ , /categories/<slug>/ , /tags/<slug>/ , /authors/<slug>/ (with ?page=N)."""
+    page = page_number(request.environ)
+    if page is None:
+        abort(404)
+    app_state = state()
+    prepared = cache_for(app_state).get_or_build(
+        ("list", kind, slug, page),
+        lambda: prepare_list(app_state, kind, slug, page),
+        url_key(request.environ),
+    )
+    if prepared is None:
+        abort(404)
+    return prepared.respond(request.environ)
+
+
+def post_page(slug: str) -> Response:
+    """/posts/<slug>."""
+    app_state = state()
+    prepared = cache_for(app_state).get_or_build(
+        ("post", slug), lambda: prepare_post(app_state, slug), url_key(request.environ)
+    )
+    if prepared is None:
+        abort(404)
+    return prepared.respond(request.environ)
+
+
+def not_found(exc: HTTPException) -> tuple[str, int]:
+    """A real HTML 404 page."""
+    cfg = state().cfg
+    feeds = feed_links(cfg, None, None, cfg.site.title)
+    return render_template("404.html", site=cfg.site, feeds=feeds), 404
