@@ -172,8 +172,8 @@ def feed_item(cfg: Config, post: Post) -> FeedItem:
 
 
 def last_change(session: Session, kind: str | None, slug: str | None) -> datetime:
-    """Newest ``updated`` of the scope's visible or removed posts: Last-Modified moves on
-    removals and page shifts too, not only when a post on the page is edited."""
+    """Newest ``updated`` of the scope's visible or removed posts (the Last-Modified)."""
+    # wider than the page: Last-Modified moves on removals and page shifts too
     query = select(func.max(Post.updated)).where(or_(Post.visible, Post.removed))
     if kind == "categories":
         query = query.join(post_categories).join(Category).where(Category.slug == slug)

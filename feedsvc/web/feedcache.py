@@ -34,9 +34,10 @@ OK, NOT_MODIFIED = "200 OK", "304 Not Modified"
 
 
 class FinalResponse(Response):
-    """A response whose headers are final and sent as they are: werkzeug would strip
-    Content-Type and Last-Modified from a 304, but a 304 carries what the 200 would
-    (RFC 9110 §15.4.5), and copying precomputed headers is wasted work on the hot path."""
+    """A response whose precomputed headers are sent exactly as they are."""
+
+    # werkzeug strips Content-Type and Last-Modified from a 304, but a 304 carries what the
+    # 200 would (RFC 9110 §15.4.5); re-checking precomputed headers is wasted work anyway
 
     automatically_set_content_length = False
 
@@ -70,8 +71,8 @@ class Prepared:
         return found
 
     def answer(self, environ: Mapping[str, Any]) -> tuple[str, Headers, bytes]:
-        """Status line, headers and body: 200 or 304 (RFC 9110 §13.2.2); a 304 carries the
-        200's headers (RFC 9110 §15.4.5), minus Content-Length and the body."""
+        """Status line, headers and body of a 200 or a 304 (RFC 9110 §13.2.2)."""
+        # a 304 carries the 200's headers minus Content-Length (RFC 9110 §15.4.5)
         variant, headers, full = self.negotiate(environ.get("HTTP_ACCEPT_ENCODING", ""))
         inm = environ.get("HTTP_IF_NONE_MATCH")
         if inm is None and environ.get("HTTP_IF_MODIFIED_SINCE") is None:
@@ -155,8 +156,8 @@ class RepresentationCache:
     def get_or_build(
         self, key: Hashable, build: Callable[[], Prepared | None], alias: Hashable = None
     ) -> Prepared | None:
-        """The cached value, else ``build()`` once (None, a 404, is not cached). ``alias``
-        (the raw request URL) is remembered too, for the WSGI fast path."""
+        """The cached value, else ``build()`` once; None (a 404) is not cached."""
+        # ``alias`` (the raw request URL) is remembered too, for the WSGI fast path
         entry, generation = self.get(key)
         if entry is None:
             with self._build_lock:
@@ -215,8 +216,10 @@ def url_key(environ: Mapping[str, Any]) -> tuple[str, str, str, str]:
 
 
 class FastPath:
-    """WSGI middleware: a GET/HEAD whose exact URL Flask has answered from this cache since
-    the content last changed is answered here, without routing, contexts or a Response."""
+    """WSGI middleware answering cached URLs before Flask (no routing, contexts, Response)."""
+
+    # Only URLs that Flask itself answered from this cache since the last content change are
+    # found here (get_or_build's alias), so routing and 404s stay Flask's business.
 
     def __init__(self, app: Callable[..., Any], cache: RepresentationCache) -> None:
         self.app = app
@@ -228,7 +231,7 @@ class FastPath:
             prepared, _ = self.cache.get(url_key(environ))
             if prepared is not None:
                 status, headers, body = prepared.answer(environ)
-                start_response(status, headers)
+                start_response(status, list(headers))  # servers may add to the list
                 return [body] if body and method == "GET" else []
         return self.app(environ, start_response)
 

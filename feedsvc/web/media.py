@@ -19,8 +19,8 @@ MEDIA_HEADERS = {
 
 
 def asset_path(root: str, path: str) -> str | None:
-    """The real file ``path`` names below ``root``, or None (traversal, symlink escape,
-    hidden entries, Markdown sources, directories, missing files)."""
+    """The real file ``path`` names below ``root``, or None when it must not be served."""
+    # refused: traversal, symlink escape, hidden entries, Markdown, directories, missing files
     parts = path.split("/")
     if any(not part or part.startswith(".") for part in parts):
         return None

@@ -1,5 +1,4 @@
-"""/metrics: Prometheus text format, computed from the database at scrape time so that every
-worker process answers the same."""
+"""/metrics: Prometheus text format, computed from the database at scrape time (any worker)."""
 
 from __future__ import annotations
 

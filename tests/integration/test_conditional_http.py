@@ -150,3 +150,27 @@ def test_content_change_invalidates_the_old_etag_within_a_second(client, ref, ad
     assert status == 200
     assert headers["ETag"] != ref.etag["identity"]
     assert parsedate_to_datetime(headers["Last-Modified"]) > ref.last_modified
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize("encoding", ["identity", "gzip"])
+def test_first_request_for_a_url_answers_through_flask_alike(client, ref, method, encoding):
+    # a URL not seen before misses the WSGI fast path: Flask's view answers it
+    for n, expected in enumerate((304, 200)):
+        tag = ref.etag[encoding] if expected == 304 else '"nope"'
+        response = client.open(
+            f"{URL}?via=flask-{n}",
+            method=method,
+            headers={**accept(encoding), "If-None-Match": tag},
+        )
+        try:
+            assert response.status_code == expected
+            assert {h: response.headers.get(h) for h in SAME_HEADERS} == ref.headers[encoding]
+            assert ("Content-Length" in response.headers) == (expected == 200)
+            body = bytes(response.data)
+            if expected == 304 or method == "HEAD":
+                assert body == b""
+            else:
+                assert (gzip.decompress(body) if encoding == "gzip" else body) == ref.body
+        finally:
+            response.close()
