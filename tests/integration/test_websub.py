@@ -33,7 +33,7 @@ from feedsvc.notify.websub_jobs import (
 from feedsvc.scheduler import build_scheduler
 from feedsvc.sources.ingest import ingest_source
 from feedsvc.storage.db import Database
-from feedsvc.storage.models import Base, Delivery, WebSubPending, WebSubSubscription
+from feedsvc.storage.models import Delivery, WebSubPending, WebSubSubscription
 from feedsvc.web.state import state
 from tests.conftest import T0, make_config
 from tests.httpserver import RecordedRequest, Reply, ScriptedServer
@@ -54,8 +54,6 @@ def cfg(tmp_path: Path, posts_dir: Path) -> Config:
 
 @pytest.fixture
 def hub_db(db: Database, cfg: Config) -> Iterator[Database]:
-    # websub_pending is created here until the Alembic migration includes it (then a no-op)
-    Base.metadata.create_all(db.write_engine, tables=[WebSubPending.__table__])
     enable_distribution(db, cfg)
     yield db
     disable_distribution(db)
