@@ -22,6 +22,20 @@ from feedsvc.storage.db import Database
 log = logging.getLogger("feedsvc.scheduler")
 
 PUBLISH_DUE_INTERVAL = 15.0
+
+
+class _SkippedRunFilter(logging.Filter):
+    """Drop APScheduler's "maximum number of running instances reached" warning.
+
+    Delivery and verification jobs tick every second and a round may take longer: skipping the
+    overlapping tick is the intended behaviour (``max_instances=1``), not something to warn about.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
+_skipped_run_filter = _SkippedRunFilter()
 OWNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
@@ -76,6 +90,9 @@ def register_jobs(fn: ExtraJobs) -> ExtraJobs:
 
 def build_scheduler(db: Database, cfg: Config, clock: Clock | None = None) -> BackgroundScheduler:
     clock = clock or SystemClock()
+    scheduler_log = logging.getLogger("apscheduler.scheduler")
+    if _skipped_run_filter not in scheduler_log.filters:
+        scheduler_log.addFilter(_skipped_run_filter)
     scheduler = BackgroundScheduler(
         timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1}
     )

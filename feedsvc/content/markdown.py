@@ -102,7 +102,13 @@ class MathExtension(Extension):
 def _new_markdown() -> markdown.Markdown:
     return markdown.Markdown(
         extensions=[
-            "fenced_code", "tables", "footnotes", "toc", "codehilite", "sane_lists", MathExtension()
+            "fenced_code",
+            "tables",
+            "footnotes",
+            "toc",
+            "codehilite",
+            "sane_lists",
+            MathExtension(),
         ],
         extension_configs={
             "codehilite": {"css_class": "highlight", "guess_lang": False, "noclasses": False},

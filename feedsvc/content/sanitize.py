@@ -15,7 +15,7 @@ _PLAIN = (
     "li", "blockquote", "pre", "code", "span", "div", "table", "thead", "tbody", "tfoot", "tr",
     "th", "td", "caption", "figure", "figcaption", "dl", "dt", "dd", "abbr", "a", "img", "kbd",
     "mark", "small", "q", "cite",
-)
+)  # fmt: skip
 TAGS = frozenset(_PLAIN + _HEADINGS)
 
 # Elements whose content is dangerous or meaningless as text: dropped together with the content.

@@ -101,7 +101,7 @@ class _TextExtractor(HTMLParser):
             self.parts.append(data)
 
     def _replacement(self, tag: str, attr: dict[str, str]) -> str | None:
-        """"" to drop the element, a placeholder to stand for it, None to descend into it."""
+        """ "" to drop the element, a placeholder to stand for it, None to descend into it."""
         classes = set(attr.get("class", "").split())
         if tag in _HIDDEN or tag == "img" or classes & _FOOTNOTE_CLASSES:
             return ""

@@ -104,7 +104,7 @@ def snapshot(post: Post, base_url: str) -> dict[str, Any]:
     }
 
 
-def visible_query(kind: str | None = None, slug: str | None = None) -> Select[tuple[Post]]:
+def visible_query(kind: str | None = None, slug: str | None = None) -> Select[Any]:
     """Visible posts of the site, or of one category/tag/author; newest first."""
     query = select(Post).where(Post.visible.is_(True))
     if kind == "categories":

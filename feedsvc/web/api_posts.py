@@ -116,13 +116,13 @@ def _check(name: str, value: Any) -> tuple[Any, str | None]:
     if name == "draft":
         return (value, None) if isinstance(value, bool) else (None, "must be true or false")
     if name == "slug":
-        ok = isinstance(value, str) and value != "" and posts.slugify(value) == value
+        ok = isinstance(value, str) and value != "" and bool(posts.slugify(value) == value)
         return (value, None) if ok else (None, "not a valid slug (e.g. 'my-first-post')")
     if name == "url":
-        ok = isinstance(value, str) and _URL.fullmatch(value) and len(value) <= 2000
+        ok = isinstance(value, str) and bool(_URL.fullmatch(value)) and len(value) <= 2000
         ok = ok and value == strip_control_chars(value)
         return (value, None) if ok else (None, "must be an absolute http or https URL")
-    ok = isinstance(value, str) and _CLIENT_ID.fullmatch(value)  # id
+    ok = isinstance(value, str) and bool(_CLIENT_ID.fullmatch(value))  # id
     return (value, None) if ok else (None, "must be 1 to 200 of A-Z a-z 0-9 . _ ~ : @ / + = -")
 
 
