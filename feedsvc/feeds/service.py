@@ -18,7 +18,7 @@ from feedsvc.feeds import builder
 from feedsvc.feeds.model import FeedDoc, FeedItem, Term
 from feedsvc.storage import posts
 from feedsvc.storage.db import Database
-from feedsvc.storage.models import Category, Post, Tag, post_categories, post_tags
+from feedsvc.storage.models import Post
 
 # Feed ids are minted with a fixed year: they must never change (RFC 4287 §4.2.6, RFC 4151).
 FEED_ID_YEAR = 2026
@@ -175,10 +175,4 @@ def last_change(session: Session, kind: str | None, slug: str | None) -> datetim
     """Newest ``updated`` of the scope's visible or removed posts (the Last-Modified)."""
     # wider than the page: Last-Modified moves on removals and page shifts too
     query = select(func.max(Post.updated)).where(or_(Post.visible, Post.removed))
-    if kind == "categories":
-        query = query.join(post_categories).join(Category).where(Category.slug == slug)
-    elif kind == "tags":
-        query = query.join(post_tags).join(Tag).where(Tag.slug == slug)
-    elif kind == "authors":
-        query = query.where(Post.author_slug == slug)
-    return session.scalar(query) or EMPTY_UPDATED
+    return session.scalar(posts.in_scope(query, kind, slug)) or EMPTY_UPDATED

@@ -106,14 +106,19 @@ def snapshot(post: Post, base_url: str) -> dict[str, Any]:
 
 def visible_query(kind: str | None = None, slug: str | None = None) -> Select[Any]:
     """Visible posts of the site, or of one category/tag/author; newest first."""
-    query = select(Post).where(Post.visible.is_(True))
-    if kind == "categories":
-        query = query.join(post_categories).join(Category).where(Category.slug == slug)
-    elif kind == "tags":
-        query = query.join(post_tags).join(Tag).where(Tag.slug == slug)
-    elif kind == "authors":
-        query = query.where(Post.author_slug == slug)
+    query = in_scope(select(Post).where(Post.visible.is_(True)), kind, slug)
     return query.order_by(Post.published.desc(), Post.id.desc())
+
+
+def in_scope(query: Select[Any], kind: str | None, slug: str | None) -> Select[Any]:
+    """``query`` narrowed to one category, tag or author (``kind`` None: the whole site)."""
+    if kind == "categories":
+        return query.join(post_categories).join(Category).where(Category.slug == slug)
+    if kind == "tags":
+        return query.join(post_tags).join(Tag).where(Tag.slug == slug)
+    if kind == "authors":
+        return query.where(Post.author_slug == slug)
+    return query
 
 
 def page_of(
