@@ -242,6 +242,14 @@ def _validate(cfg: Config) -> None:
         bad = [e for e in hook.events if e not in EVENT_TYPES]
         if bad:
             raise ConfigError(f"webhooks[{i}].events: unknown event {bad[0]!r}")
+        if hook.secret:
+            from feedsvc.notify.signing import SecretError, secret_key  # (notify imports config)
+
+            try:
+                secret_key(hook.secret)
+            except SecretError as exc:
+                reason = str(exc).removeprefix("signing: ")
+                raise ConfigError(f"webhooks[{i}].secret: {reason}") from None
 
 
 def config_from_mapping(

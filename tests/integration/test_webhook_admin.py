@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from feedsvc.clock import FixedClock
-from feedsvc.config import Config
+from feedsvc.config import Config, ConfigError
 from feedsvc.notify.signing import generate_secret, secret_key
 from feedsvc.notify.webhooks import WebhookError, list_webhooks, sync_config_webhooks
 from feedsvc.storage.db import Database
@@ -236,9 +237,12 @@ def test_sync_config_webhooks(tmp_path, posts_dir, db, clock):
 
 
 def test_sync_rejects_a_secret_that_is_not_base64(tmp_path, posts_dir, db, clock):
-    cfg = make_config(tmp_path, webhooks=[{"url": "https://a.example/", "secret": "hunter2!"}])
-    with pytest.raises(WebhookError, match=r"webhooks\[0\]\.secret"):
-        sync_config_webhooks(db, cfg, now=clock.now())
+    with pytest.raises(ConfigError, match=r"webhooks\[0\]\.secret"):  # at load time...
+        make_config(tmp_path, webhooks=[{"url": "https://a.example/", "secret": "hunter2!"}])
+    good = make_config(tmp_path, webhooks=[{"url": "https://a.example/"}])
+    bad = replace(good, webhooks=(replace(good.webhooks[0], secret="hunter2!"),))
+    with pytest.raises(WebhookError, match=r"webhooks\[0\]\.secret"):  # ...and again at sync
+        sync_config_webhooks(db, bad, now=clock.now())
 
 
 # -- CLI -------------------------------------------------------------------------------------

@@ -84,6 +84,8 @@ events = ["post.published"]
         ("[[sources]]\nname = 'a'\nkind = 'ftp'\n", "sources[0].kind"),
         ("[[sources]]\nkind = 'markdown'\npath = 'x'\n", "sources[0].name: required"),
         ("[[webhooks]]\nurl = 'https://x'\nevents = ['post.moved']\n", "webhooks[0].events"),
+        ("[[webhooks]]\nurl = 'https://x'\nsecret = 'whsec_not base64!'\n", "webhooks[0].secret"),
+        ("[[webhooks]]\nurl = 'https://x'\nsecret = 'whsec_'\n", "webhooks[0].secret: the secret"),
         ("[site]\nbase_url = 'example.org'\n", "site.base_url"),
         ("this is = not toml =", "not valid TOML"),
         ("[[sources]]\nname = 'api'\nkind = 'markdown'\npath = 'x'\n", "sources[0].name"),
