@@ -35,12 +35,18 @@ GENERATOR = "feedsvc"
 _EXT = "feedsvc"  # the attribute feedgen exposes our extension under (fg.feedsvc, entry.feedsvc)
 _PLACEHOLDER = " "  # feedgen refuses empty required text; the extension empties it again
 
-# XML 1.0 §2.2 Char: no C0 controls but tab/LF/CR, no surrogates, no U+FFFE/U+FFFF.
-_NOT_XML_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# XML 1.0 §2.2 Char: no C0 controls but tab/LF/CR, no surrogates, no U+FFFE/U+FFFF. DEL and
+# the C1 block are legal XML but discouraged (§2.2): the W3C validator reports U+0080-U+009F as
+# "bad characters" (mis-decoded windows-1252) and HTML parsers reject them in escaped HTML.
+_NOT_XML_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+# RSS Best Practices Profile (Character Data): "&", "<" and ">" as hexadecimal character
+# references, the spelling aggregators decode most alike. The same XML, spelt differently.
+_HEX_REFS = ((b"&amp;", b"&#x26;"), (b"&lt;", b"&#x3C;"), (b"&gt;", b"&#x3E;"))
 
 
 def _text(value: str) -> str:
-    """The value without the characters XML 1.0 forbids (lone surrogates would not encode)."""
+    """The value without the characters XML 1.0 forbids or discourages (see _NOT_XML_CHAR)."""
     return _NOT_XML_CHAR.sub("", value)
 
 
@@ -183,8 +189,11 @@ def _atom_entry(entry: FeedEntry, item: FeedItem) -> None:
         entry.author({"name": name})
     entry.link(href=_text(item.url), rel="alternate", type="text/html")
     entry.feedsvc.alternate = True
-    entry.summary(_text(item.summary), type="text")  # RFC 4287 §3.1.1: say it is plain text
-    if item.content_html is not None:
+    # An empty summary or content is left out, not written blank (a post that is only an image,
+    # or only a title): both are optional next to the alternate link (RFC 4287 §4.1.2)
+    if _text(item.summary):
+        entry.summary(_text(item.summary), type="text")  # RFC 4287 §3.1.1: say it is plain text
+    if item.content_html is not None and _text(item.content_html):
         entry.content(_text(item.content_html), type="html")
     for term in _terms(item):
         category = {"term": _text(term.slug), "label": _text(term.label)}
@@ -205,7 +214,11 @@ def build_rss(doc: FeedDoc) -> bytes:
     fg.feedsvc.links = _paging(doc)
     for item in doc.items:
         _rss_item(fg.add_entry(order="append"), item)
-    return bytes(fg.rss_str(pretty=False, encoding="UTF-8", xml_declaration=True))
+    xml = bytes(fg.rss_str(pretty=False, encoding="UTF-8", xml_declaration=True))
+    # lxml writes no CDATA, comments or PIs here, so every "&" starts a reference: safe to respell
+    for entity, reference in _HEX_REFS:
+        xml = xml.replace(entity, reference)
+    return xml
 
 
 def _rss_item(entry: FeedEntry, item: FeedItem) -> None:

@@ -12,6 +12,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,13 +67,14 @@ def clean_env() -> dict[str, str]:
     return env
 
 
-def write_config(tmp_path: Path, port: int, server: str) -> Path:
+def write_config(tmp_path: Path, port: int, server: str, extra: str = "") -> Path:
+    """A config serving ``tmp_path/posts``; ``extra`` is TOML appended as it is."""
     config = tmp_path / "feedsvc.toml"
     config.write_text(
         f'[site]\ntitle = "端到端"\nbase_url = "http://127.0.0.1:{port}"\nlanguage = "zh-CN"\n'
         f'[storage]\nurl = "sqlite:///{tmp_path / "e2e.db"}"\n'
         f'[server]\nhost = "127.0.0.1"\nport = {port}\nworkers = 2\nserver = "{server}"\n'
-        '[[sources]]\nname = "posts"\nkind = "markdown"\npath = "posts"\ninterval = "1h"\n',
+        '[[sources]]\nname = "posts"\nkind = "markdown"\npath = "posts"\ninterval = "1h"\n' + extra,
         encoding="utf-8",
     )
     return config
@@ -122,10 +124,11 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-@pytest.fixture(params=["granian", "gunicorn"])
-def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+@contextmanager
+def running(tmp_path: Path, server: str = "granian", extra_config: str = "") -> Iterator[Server]:
+    """``feedsvc serve`` on a free port, serving ``posts/first.md``; killed if still running."""
     port = free_port()
-    config = write_config(tmp_path, port, request.param)
+    config = write_config(tmp_path, port, server, extra_config)
     posts = tmp_path / "posts"
     posts.mkdir()
     (posts / "first.md").write_text(post_md("第一篇", "2026-01-11T09:30:00+08:00"), "utf-8")
@@ -144,6 +147,24 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
         yield Server(base, config, posts, proc, log)
     finally:
         stop(proc)
+
+
+def terminate(server: Server) -> None:
+    """SIGTERM stops ``serve`` with exit status 0, and every process it started with it."""
+    descendants = children(server.proc.pid)
+    assert descendants, "serve started no worker or scheduler processes"
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(timeout=STOP_TIMEOUT) == 0, server.log.read_text()
+    deadline = time.monotonic() + 5
+    while any(alive(pid) for pid in descendants) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in descendants if alive(pid)]
+
+
+@pytest.fixture(params=["granian", "gunicorn"])
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    with running(tmp_path, request.param) as srv:
+        yield srv
 
 
 def poll(
@@ -181,11 +202,4 @@ def test_polls_changes_and_shutdown(server: Server) -> None:
     assert latest.entries[1].id == first.entries[0].id
     assert latest.entries[0].id.startswith("tag:127.0.0.1,")
 
-    descendants = children(server.proc.pid)
-    assert descendants, "serve started no worker or scheduler processes"
-    server.proc.send_signal(signal.SIGTERM)
-    assert server.proc.wait(timeout=STOP_TIMEOUT) == 0, server.log.read_text()
-    deadline = time.monotonic() + 5
-    while any(alive(pid) for pid in descendants) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not [pid for pid in descendants if alive(pid)]
+    terminate(server)
