@@ -192,6 +192,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # alembic logs each plugin and each migration step at INFO: noise around every command's
+    # output (``db upgrade`` prints the revision it reached); -v shows it again
+    if not args.verbose:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         path = resolve_config_path(args.config)
         cfg = load_config(path)

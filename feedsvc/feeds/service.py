@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -92,9 +92,13 @@ def feed_keys_for_post(post: Post | Mapping[str, Any]) -> list[FeedKey]:
     scopes += [("tags", s) for s in tags if s]
     if author:
         scopes.append(("authors", author))
-    return [
-        FeedKey(fmt, kind, slug) for kind, slug in dict.fromkeys(scopes) for fmt in urls.FORMATS
-    ]
+    return feed_keys_for_scopes(scopes)
+
+
+def feed_keys_for_scopes(scopes: Iterable[Sequence[str | None]]) -> list[FeedKey]:
+    """The feeds of each (kind, slug) scope, in all formats; (None, None) is the site's."""
+    unique = dict.fromkeys((kind, slug) for kind, slug in scopes)
+    return [FeedKey(fmt, kind, slug) for kind, slug in unique for fmt in urls.FORMATS]
 
 
 def last_page(total: int, page_size: int) -> int:

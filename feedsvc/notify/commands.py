@@ -1,4 +1,4 @@
-"""CLI: ``feedsvc webhooks add|list|remove`` and ``feedsvc deliveries list|retry``."""
+"""CLI: ``feedsvc webhooks add|list|remove|enable`` and ``feedsvc deliveries list|retry``."""
 
 from __future__ import annotations
 
@@ -70,6 +70,18 @@ def cmd_webhooks_remove(args: argparse.Namespace, cfg: Config) -> int:
     return EXIT_OK
 
 
+def cmd_webhooks_enable(args: argparse.Namespace, cfg: Config) -> int:
+    from feedsvc.notify.webhooks import WebhookNotFound, enable_webhook
+
+    try:
+        hook = enable_webhook(open_db(cfg), args.id)
+    except WebhookNotFound as exc:
+        print(f"feedsvc: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"webhook {hook.id} enabled: {hook.url}")
+    return EXIT_OK
+
+
 def cmd_deliveries_list(args: argparse.Namespace, cfg: Config) -> int:
     from feedsvc.notify.webhooks import delivery_json, list_deliveries
 
@@ -97,7 +109,7 @@ def _delivery_line(d: dict[str, Any]) -> str:
 
 
 def cmd_deliveries_retry(args: argparse.Namespace, cfg: Config) -> int:
-    from feedsvc.notify.delivery import replay, replay_dead
+    from feedsvc.notify.delivery import ReplayRefused, replay, replay_dead
 
     if (args.id is None) == (not args.dead):
         print("feedsvc: deliveries retry: give a delivery ID or --dead", file=sys.stderr)
@@ -106,7 +118,12 @@ def cmd_deliveries_retry(args: argparse.Namespace, cfg: Config) -> int:
     if args.dead:
         print(f"{replay_dead(db)} dead deliveries queued again")
         return EXIT_OK
-    if replay(db, args.id) is None:
+    try:
+        row = replay(db, args.id)
+    except ReplayRefused as exc:
+        print(f"feedsvc: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if row is None:
         print(f"feedsvc: no delivery with id {args.id}", file=sys.stderr)
         return EXIT_FAILED
     print(f"delivery {args.id} queued again")
@@ -132,6 +149,9 @@ def add_commands(sub: Any) -> None:
     rm = hooks.add_parser("remove", help="delete a subscription (pending deliveries cancelled)")
     rm.add_argument("id", type=int)
     rm.set_defaults(handler=cmd_webhooks_remove)
+    on = hooks.add_parser("enable", help="turn on a subscription disabled by a 410 Gone")
+    on.add_argument("id", type=int)
+    on.set_defaults(handler=cmd_webhooks_enable)
 
     p = sub.add_parser("deliveries", help="webhook and WebSub deliveries")
     dels = p.add_subparsers(dest="deliveries_command", required=True, metavar="ACTION")

@@ -139,17 +139,17 @@ def _claim_batch(
 
 
 def _prepare(session: Session, rows: list[Delivery], claim: str, now: datetime) -> list[Outgoing]:
-    """Detach claimed rows; webhook rows whose subscription is gone or disabled are cancelled."""
+    """Detach claimed rows; rows whose subscriber is gone, disabled or expired are cancelled."""
     hook_ids = {r.webhook_id for r in rows if r.kind == "webhook" and r.webhook_id is not None}
     hooks = {h.id: h for h in session.scalars(select(Webhook).where(Webhook.id.in_(hook_ids)))}
     ready = []
     for row in sorted(rows, key=lambda r: (r.next_attempt_at, r.id)):
-        hook = hooks.get(row.webhook_id) if row.webhook_id is not None else None
-        if row.kind == "webhook" and (hook is None or not hook.enabled):
+        gone = subscriber_gone(session, row, now, hooks)
+        if gone is not None:
             row.status, row.claimed_by, row.claimed_until = CANCELLED, None, None
-            row.last_error = "webhook removed" if hook is None else "webhook disabled"
-            row.updated_at = now
+            row.last_error, row.updated_at = gone, now
             continue
+        hook = hooks.get(row.webhook_id) if row.webhook_id is not None else None
         ready.append(
             Outgoing(
                 id=row.id,
@@ -163,6 +163,27 @@ def _prepare(session: Session, rows: list[Delivery], claim: str, now: datetime) 
             )
         )
     return ready
+
+
+def subscriber_gone(
+    session: Session, row: Delivery, now: datetime, hooks: dict[int, Webhook] | None = None
+) -> str | None:
+    """Why ``row`` must not be sent (its webhook removed or disabled, its WebSub subscription
+    ended or past its lease, §5.3.1), or None when its subscriber is still there."""
+    if row.kind == "webhook":
+        if row.webhook_id is None:
+            return "webhook removed"
+        hook = hooks.get(row.webhook_id) if hooks is not None else None
+        hook = hook or session.get(Webhook, row.webhook_id)
+        if hook is None:
+            return "webhook removed"
+        return None if hook.enabled else "webhook disabled"
+    if row.kind != "websub":  # a publish ping to an external hub has no subscription
+        return None
+    sub = session.get(WebSubSubscription, row.subscription_id) if row.subscription_id else None
+    if sub is None or sub.expires_at <= now:
+        return "WebSub subscription ended"
+    return None
 
 
 def request_headers(item: Outgoing, timestamp: int) -> dict[str, str]:
@@ -346,27 +367,42 @@ def process_due(
             client.close()
 
 
+class ReplayRefused(Exception):
+    """The delivery's subscriber is gone or disabled: sending it again would reach no one."""
+
+
 def replay(db: Database, delivery_id: int, *, now: datetime | None = None) -> Delivery | None:
-    """Send a delivery again from scratch (attempts reset, same ``msg_id``); None if unknown."""
+    """Send a delivery again from scratch (attempts reset, same ``msg_id``); None if unknown.
+
+    :raises ReplayRefused: its webhook was removed or is disabled, or its WebSub subscription
+        has ended (a hub sends nothing past unsubscription or a lease, W3C WebSub §5.3.1).
+    """
     now = now or datetime.now(UTC)
     with db.write() as session:
         row = session.get(Delivery, delivery_id)
         if row is None:
             return None
+        gone = subscriber_gone(session, row, now)
+        if gone is not None:
+            hint = ": enable it first" if gone == "webhook disabled" else ""
+            raise ReplayRefused(f"delivery {delivery_id} cannot be sent again: {gone}{hint}")
         _reset(row, now)
     log.info("delivery replayed", extra={"delivery_id": row.id, "url": row.url})
     return row
 
 
 def replay_dead(db: Database, *, now: datetime | None = None) -> int:
-    """Replay every dead-lettered delivery; returns how many."""
+    """Replay every dead-lettered delivery whose subscriber is still there; returns how many."""
     now = now or datetime.now(UTC)
+    replayed = 0
     with db.write() as session:
         rows = session.scalars(select(Delivery).where(Delivery.status == DEAD)).all()
         for row in rows:
-            _reset(row, now)
-    log.info("dead deliveries replayed", extra={"count": len(rows)})
-    return len(rows)
+            if subscriber_gone(session, row, now) is None:
+                _reset(row, now)
+                replayed += 1
+    log.info("dead deliveries replayed", extra={"count": replayed, "skipped": len(rows) - replayed})
+    return replayed
 
 
 def _reset(row: Delivery, now: datetime) -> None:

@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 
 from feedsvc.clock import Clock
 from feedsvc.storage.db import Database
-from feedsvc.storage.events import new_msg_id
 from feedsvc.storage.models import Delivery, Event, Webhook
 
 log = logging.getLogger("feedsvc.dispatch")
@@ -105,7 +104,7 @@ def _dispatch_one(session: Session, event: Event, hooks: list[Webhook], now: dat
 def _webhook_delivery(event: Event, hook: Webhook, body: bytes, now: datetime) -> Delivery:
     return Delivery(
         kind="webhook",
-        msg_id=new_msg_id(),  # one message per subscription; every retry reuses it
+        msg_id=event.msg_id,  # the event's webhook-id: the same at every receiver and retry
         event_id=event.id,
         event_type=event.type,
         webhook_id=hook.id,

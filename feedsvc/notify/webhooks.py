@@ -133,6 +133,21 @@ def remove_webhook(db: Database, webhook_id: int, *, allow_config: bool = False)
     log.info("webhook removed", extra={"webhook_id": webhook_id, "url": hook.url})
 
 
+def enable_webhook(db: Database, webhook_id: int) -> Webhook:
+    """Turn a subscription disabled by a 410 Gone back on: new events reach it again (its dead
+    deliveries stay dead until replayed). Config and API subscriptions alike.
+
+    :raises WebhookNotFound: no such id.
+    """
+    with db.write() as session:
+        hook = session.get(Webhook, webhook_id)
+        if hook is None:
+            raise WebhookNotFound(f"webhooks: no webhook with id {webhook_id}")
+        hook.enabled, hook.disabled_reason = True, None
+    log.info("webhook enabled", extra={"webhook_id": webhook_id, "url": hook.url})
+    return hook
+
+
 def cancel_pending(session: Session, webhook_id: int, reason: str) -> None:
     """Pending deliveries of a removed or disabled subscription will not be sent."""
     session.execute(

@@ -351,9 +351,11 @@ def distribution_headers(
 def _delivery(
     url: str, body: bytes, headers: dict[str, str], event: Event, now: datetime, sub_id: int | None
 ) -> Delivery:
-    """One POST for the delivery sender (it retries, and drops the subscription on a 410)."""
+    """One POST for the delivery sender (it retries, and drops the subscription on a 410): a
+    distribution to a subscriber (``websub``) or a publish ping to an external hub."""
+    kind = "websub" if sub_id is not None else "hub-ping"
     return Delivery(
-        kind="websub", msg_id=new_msg_id(), event_id=event.id, event_type=event.type,
+        kind=kind, msg_id=new_msg_id(), event_id=event.id, event_type=event.type,
         subscription_id=sub_id, url=url, body=body, headers=headers, status="pending",
         attempts=0, next_attempt_at=now, created_at=now, updated_at=now,
     )  # fmt: skip
@@ -365,7 +367,9 @@ def distribute(session: Session, db: Database, cfg: Config, event: Event, now: d
     Runs in the dispatcher's transaction; the feed is built from committed data (the post
     change was committed with its event), once per topic whatever the number of subscribers.
     """
-    topics = {feeds.topic_for(cfg, key): key for key in feeds.feed_keys_for_post(event.payload)}
+    keys = feeds.feed_keys_for_post(event.payload)
+    keys += feeds.feed_keys_for_scopes(event.scopes_left or ())  # feeds the post just left
+    topics = {feeds.topic_for(cfg, key): key for key in keys}
     query = (
         select(WebSubSubscription)
         .where(WebSubSubscription.topic.in_(list(topics)), WebSubSubscription.expires_at > now)

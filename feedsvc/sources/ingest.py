@@ -103,6 +103,7 @@ def apply_item(session: Session, cfg: Config, source: str, item: SourceItem, now
         return UNCHANGED
     slug = _claim_slug(session, item.slug or posts.slugify(item.title), post)
     was_visible = post is not None and post.visible
+    scopes_before = events.scopes_of(post) if post is not None and was_visible else set()
     outcome = UPDATED if post is not None and not post.removed else NEW
     if post is None:
         post = Post(
@@ -116,7 +117,7 @@ def apply_item(session: Session, cfg: Config, source: str, item: SourceItem, now
     posts.set_taxonomy(session, post, item.categories, item.tags)
     post.visible = _is_visible(post, now)
     session.flush()
-    _record_change(session, cfg, post, was_visible, now)
+    _record_change(session, cfg, post, was_visible, now, scopes_before)
     return outcome
 
 
@@ -143,7 +144,12 @@ def _fill(post: Post, item: SourceItem, slug: str, now: datetime, summarize_: Su
 
 
 def _record_change(
-    session: Session, cfg: Config, post: Post, was_visible: bool, now: datetime
+    session: Session,
+    cfg: Config,
+    post: Post,
+    was_visible: bool,
+    now: datetime,
+    scopes_before: Iterable[events.Scope] = (),
 ) -> None:
     """Outbox + change signal in the caller's transaction (nothing is lost)."""
     if post.visible:
@@ -152,7 +158,7 @@ def _record_change(
         kind = events.DELETED
     else:
         return
-    events.record(session, kind, post, cfg.site.base_url, now)
+    events.record(session, kind, post, cfg.site.base_url, now, left=scopes_before)
     content_state.bump(session)
 
 

@@ -178,7 +178,10 @@ class Event(Base):
     msg_id: Mapped[str] = mapped_column(String(64), unique=True)  # msg_…: the webhook-id
     type: Mapped[str] = mapped_column(String(40))
     post_id: Mapped[int | None] = mapped_column(Integer)
-    categories: Mapped[list[str]] = mapped_column(JSON, default=list)  # for webhook filters
+    # for webhook filters: the post's category slugs, and those it left with this change
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # [kind, slug] of the category/tag/author feeds the post left (WebSub tells them too)
+    scopes_left: Mapped[list[list[str]] | None] = mapped_column(JSON)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
@@ -234,7 +237,7 @@ class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(20))  # "webhook" or "websub"
+    kind: Mapped[str] = mapped_column(String(20))  # "webhook", "websub" or "hub-ping"
     msg_id: Mapped[str] = mapped_column(String(64))
     event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"))
     event_type: Mapped[str | None] = mapped_column(String(40))

@@ -6,6 +6,7 @@ URL-encoded). The body of a post is validated as a whole: a 422 names every bad 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -154,6 +155,10 @@ def digest(value: Any) -> str:
     return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
+def _without_id(doc: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in doc.items() if name != "id"}
+
+
 def build_item(cfg: Config, key: str, doc: dict[str, Any], slug: str) -> SourceItem:
     """The SourceItem for a validated document: content rendered or sanitised, hash of fields."""
     base = urls.absolute(cfg.site.base_url, urls.post_path(slug) + "/")
@@ -165,7 +170,9 @@ def build_item(cfg: Config, key: str, doc: dict[str, Any], slug: str) -> SourceI
         external_key=key,
         title=doc["title"],
         content_html=html,
-        content_hash=digest([doc, slug, cfg.site.base_url, RENDER_VERSION]),
+        # the client ``id`` names the post, it is not content: a PUT of the body that created it
+        # (which may carry the id or not) hashes the same and changes nothing
+        content_hash=digest([_without_id(doc), slug, cfg.site.base_url, RENDER_VERSION]),
         slug=slug,
         markdown=doc.get("markdown"),
         summary=doc.get("summary"),
@@ -353,7 +360,7 @@ def _create(doc: dict[str, Any], idem: str | None) -> tuple[Response, int]:
 
 @bp.put("/posts/<path:ident>")
 def replace_post(ident: str) -> tuple[Response, int]:
-    """Replace every field; an omitted slug keeps the post's URL, an omitted updated is now."""
+    """Replace every field; an omitted slug or published keeps the post's, updated is now."""
     doc = validate_post(json_body())
     with state().db.write() as session:
         return _update(session, _pushed_post(session, ident), doc)
@@ -387,6 +394,10 @@ def _same_id(doc: dict[str, Any], post: Post) -> dict[str, Any]:
 def _update(session: Session, post: Post, doc: dict[str, Any]) -> tuple[Response, int]:
     doc = _same_id(doc, post)
     item = build_item(state().cfg, post.external_key, doc, _claim(session, doc, post, ""))
+    if item.published is None:
+        # an omitted published keeps the post's date (as an omitted slug keeps its URL): a
+        # PUT that forgets it must not move an old post to the top of the feeds
+        item = dataclasses.replace(item, published=post.published)
     return _respond(_apply(session, item), 200)
 
 

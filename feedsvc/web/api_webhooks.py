@@ -86,6 +86,16 @@ def get_webhook(webhook_id: int) -> Response:
     return jsonify(webhooks.webhook_json(hook))
 
 
+@bp.post("/webhooks/<int:webhook_id>/enable")
+def enable_webhook(webhook_id: int) -> Response:
+    """Turn a subscription disabled by a 410 Gone back on."""
+    try:
+        hook = webhooks.enable_webhook(state().db, webhook_id)
+    except webhooks.WebhookNotFound:
+        raise NotFound(f"no webhook with id {webhook_id}") from None
+    return jsonify(webhooks.webhook_json(hook))
+
+
 @bp.delete("/webhooks/<int:webhook_id>")
 def delete_webhook(webhook_id: int) -> tuple[str, int]:
     try:
@@ -117,7 +127,10 @@ def list_deliveries() -> Response:
 @bp.post("/deliveries/<int:delivery_id>/retry")
 def retry_delivery(delivery_id: int) -> Response:
     """Queue a delivery again now, attempts reset, same ``webhook-id``."""
-    row = delivery.replay(state().db, delivery_id, now=state().clock.now())
+    try:
+        row = delivery.replay(state().db, delivery_id, now=state().clock.now())
+    except delivery.ReplayRefused as exc:
+        raise Conflict(str(exc)) from None
     if row is None:
         raise NotFound(f"no delivery with id {delivery_id}")
     return jsonify(webhooks.delivery_json(row))

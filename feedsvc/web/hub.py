@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Response, request
+from flask import Response, current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from feedsvc.notify import websub
 from feedsvc.web.state import state
@@ -19,6 +20,11 @@ def hub() -> Response:
     """202 once a request is queued for verification of intent; 4xx with a reason otherwise."""
     if request.mimetype != FORM:  # §5.1: the request MUST be application/x-www-form-urlencoded
         return _text(400, f"Content-Type must be {FORM}")
+    try:
+        form = request.form
+    except RequestEntityTooLarge:
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        return _text(413, f"request body is larger than {limit} bytes")
     app = state()
-    status, message = websub.request_subscription(app.db, app.cfg, request.form, app.clock.now())
+    status, message = websub.request_subscription(app.db, app.cfg, form, app.clock.now())
     return _text(status, message)

@@ -333,6 +333,40 @@ def test_put_replaces_every_field_but_keeps_id_and_slug(app, client, clock):
     assert client.put(f"/api/v1/posts/{created['key']}", json={}, headers=AUTH).status_code == 422
 
 
+def test_put_without_published_keeps_the_posts_date(app, client, clock):
+    created = push(client, published="2025-06-01T08:00:00+08:00").json
+    clock.advance(days=3)
+    resp = client.put(
+        f"/api/v1/posts/{created['key']}", json={"title": "改过", "markdown": "新"}, headers=AUTH
+    )
+    assert resp.status_code == 200
+    assert (resp.json["published"], resp.json["updated"]) == (
+        "2025-06-01T00:00:00Z",
+        "2026-03-04T12:00:00Z",
+    )
+    dated = client.put(
+        f"/api/v1/posts/{created['key']}",
+        json={"title": "改过", "markdown": "新", "published": "2025-07-01T00:00:00Z"},
+        headers=AUTH,
+    )
+    assert dated.json["published"] == "2025-07-01T00:00:00Z"
+
+
+@pytest.mark.parametrize("with_id", [True, False])
+def test_put_of_the_creating_body_changes_nothing(app, client, clock, with_id):
+    body = {"title": "同一篇", "markdown": "正文。", "id": "cms/7", "tags": ["t"]}
+    created = client.post("/api/v1/posts", json=body, headers=AUTH).json
+    clock.advance(hours=1)
+    put_body = body if with_id else {k: v for k, v in body.items() if k != "id"}
+    resp = client.put(f"/api/v1/posts/{created['key']}", json=put_body, headers=AUTH)
+    assert resp.status_code == 200
+    assert resp.json["updated"] == created["updated"]
+    assert [t for t, _ in event_log(app)] == ["post.published"]
+    # and the create replay still answers with the same post
+    replay = client.post("/api/v1/posts", json=body, headers=AUTH)
+    assert (replay.status_code, replay.json["key"]) == (200, created["key"])
+
+
 def test_posts_of_other_sources_cannot_be_changed_here(client, posts_dir):
     (posts_dir / "md.md").write_text("# md\n\nx\n", "utf-8")
     client.post("/api/v1/sources/posts/run", headers=AUTH)

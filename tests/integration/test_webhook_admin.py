@@ -44,10 +44,34 @@ def client(cfg: Config, clock: FixedClock) -> Iterator:
     app.extensions["feedsvc"].db.dispose()
 
 
-def add_delivery(db: Database, status: str, url: str = "https://hooks.example.com/x") -> int:
+def add_hook(db: Database, url: str = "https://hooks.example.com/x", **fields: object) -> int:
+    with db.write() as session:
+        hook = Webhook(
+            url=url,
+            secret=generate_secret(),
+            events=["post.published"],
+            categories=[],
+            origin="api",
+            created_at=T0,
+            **{"enabled": True, **fields},
+        )
+        session.add(hook)
+        session.flush()
+        return hook.id
+
+
+def add_delivery(
+    db: Database,
+    status: str,
+    url: str = "https://hooks.example.com/x",
+    webhook_id: int | None = None,
+) -> int:
+    """A webhook delivery in ``status``, for a subscription of its own unless one is given."""
+    webhook_id = webhook_id or add_hook(db, url)
     with db.write() as session:
         row = Delivery(
             kind="webhook",
+            webhook_id=webhook_id,
             msg_id=f"msg_{status}_{url[-1]}",
             event_type="post.published",
             url=url,
@@ -186,6 +210,46 @@ def test_api_retry_one_and_all_dead(client, clock):
         with db.read() as session:
             row = session.get(Delivery, second)
             assert (row.status, row.attempts, row.msg_id) == ("pending", 0, "msg_dead_2")
+    finally:
+        db.dispose()
+
+
+def test_replay_refuses_deliveries_whose_subscriber_is_gone(client, clock):
+    db = Database(client.application.extensions["feedsvc"].cfg.storage.url)
+    try:
+        disabled_hook = add_hook(db, "https://h/off", enabled=False, disabled_reason="410")
+        disabled = add_delivery(db, "dead", "https://h/off", webhook_id=disabled_hook)
+        orphan = add_delivery(db, "dead", "https://h/gone")
+        live = add_delivery(db, "dead", "https://h/live")
+        with db.write() as session:
+            session.get(Delivery, orphan).webhook_id = None  # its webhook was deleted
+        resp = client.post(f"/api/v1/deliveries/{disabled}/retry", headers=AUTH)
+        assert resp.status_code == 409
+        assert resp.get_json()["error"] == (
+            f"delivery {disabled} cannot be sent again: webhook disabled: enable it first"
+        )
+        resp = client.post(f"/api/v1/deliveries/{orphan}/retry", headers=AUTH)
+        assert (resp.status_code, resp.get_json()["error"]) == (
+            409,
+            f"delivery {orphan} cannot be sent again: webhook removed",
+        )
+        # retry-dead requeues only what can reach someone
+        assert client.post("/api/v1/deliveries/retry-dead", headers=AUTH).get_json() == {
+            "retried": 1
+        }
+        with db.read() as session:
+            status = {d.id: d.status for d in session.scalars(select(Delivery))}
+        assert status == {disabled: "dead", orphan: "dead", live: "pending"}
+
+        enabled = client.post(f"/api/v1/webhooks/{disabled_hook}/enable", headers=AUTH)
+        assert enabled.status_code == 200
+        assert (enabled.get_json()["enabled"], enabled.get_json()["disabled_reason"]) == (
+            True,
+            None,
+        )
+        again = client.post(f"/api/v1/deliveries/{disabled}/retry", headers=AUTH)
+        assert (again.status_code, again.get_json()["status"]) == (200, "pending")
+        assert client.post("/api/v1/webhooks/999/enable", headers=AUTH).status_code == 404
     finally:
         db.dispose()
 
@@ -340,7 +404,35 @@ def test_cli_deliveries_list_and_retry(config_file, tmp_path):
             rows = session.scalars(select(Delivery).where(Delivery.id.in_(dead))).all()
             assert {(r.status, r.attempts) for r in rows} == {("pending", 0)}
             assert {r.msg_id for r in rows} == {"msg_dead_0", "msg_dead_1"}
-            assert session.scalar(select(Webhook.url)) == "https://cfg.example/hook"
+            config_hooks = select(Webhook.url).where(Webhook.origin == "config")
+            assert session.scalars(config_hooks).all() == ["https://cfg.example/hook"]
+    finally:
+        db.dispose()
+
+
+def test_cli_enables_a_config_webhook_disabled_by_410(config_file, tmp_path):
+    listed = json.loads(feedsvc(config_file, "webhooks", "list", "--json").stdout)
+    [hook_id] = [h["id"] for h in listed if h["origin"] == "config"]
+    db = Database(f"sqlite:///{tmp_path / 'cli.db'}")
+    try:
+        with db.write() as session:
+            hook = session.get(Webhook, hook_id)
+            hook.enabled, hook.disabled_reason = False, "receiver answered 410 Gone"
+        dead = add_delivery(db, "dead", webhook_id=hook_id)
+        refused = feedsvc(config_file, "deliveries", "retry", str(dead))
+        assert refused.returncode == 1
+        assert refused.stderr.strip() == (
+            f"feedsvc: delivery {dead} cannot be sent again: webhook disabled: enable it first"
+        )
+        enabled = feedsvc(config_file, "webhooks", "enable", str(hook_id))
+        assert enabled.returncode == 0, enabled.stderr
+        # the config sync that every command runs leaves it enabled
+        after = json.loads(feedsvc(config_file, "webhooks", "list", "--json").stdout)
+        assert [(h["enabled"], h["disabled_reason"]) for h in after if h["id"] == hook_id] == [
+            (True, None)
+        ]
+        assert feedsvc(config_file, "deliveries", "retry", str(dead)).returncode == 0
+        assert feedsvc(config_file, "webhooks", "enable", "999").returncode == 1
     finally:
         db.dispose()
 

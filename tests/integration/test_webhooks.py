@@ -126,6 +126,30 @@ def server_on(port: int, monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedSe
 # -- happy path and filters ---------------------------------------------------------------
 
 
+def test_every_subscriber_of_an_event_gets_the_events_webhook_id(cfg, db, clock, server):
+    server.route("/a", Reply(204))
+    server.route("/b", Reply(204))
+    _, secret_a = add_webhook(db, server.url("/a"), now=clock.now())
+    _, secret_b = add_webhook(db, server.url("/b"), now=clock.now())
+    publish(cfg, db, clock, "one", title="一")
+    publish(cfg, db, clock, "two", title="二")
+
+    assert process_due(db, cfg, clock) == 4
+
+    with db.read() as session:
+        event_ids = {e.payload["id"]: e.msg_id for e in session.scalars(select(Event))}
+    seen: dict[str, set[str]] = {}
+    for path, secret in (("/a", secret_a), ("/b", secret_b)):
+        for request in server.requests_to(path):
+            post_id = verified(request, secret)["data"]["id"]
+            seen.setdefault(post_id, set()).add(request.header("webhook-id"))
+    # one id per event, the same at both receivers, and two events never share one
+    assert {post_id: ids for post_id, ids in seen.items()} == {
+        post_id: {msg_id} for post_id, msg_id in event_ids.items()
+    }
+    assert len(set(event_ids.values())) == 2
+
+
 def test_published_post_is_delivered_signed(cfg, db, clock, server):
     server.route("/hook", Reply(204))
     hook, secret = add_webhook(db, server.url("/hook"), now=clock.now())
@@ -183,6 +207,26 @@ def test_event_and_category_filters(cfg, db, clock, server):
     assert types("/updates") == ["post.updated"]
     assert types("/python") == ["post.published", "post.updated"]
     assert types("/rust") == []
+
+
+def test_a_post_leaving_a_category_is_told_to_that_categorys_webhook(cfg, db, clock, server):
+    for path in ("/python", "/rust", "/go"):
+        server.route(path, Reply(200))
+    for category in ("python", "rust", "go"):
+        add_webhook(db, server.url(f"/{category}"), categories=[category], now=clock.now())
+
+    publish(cfg, db, clock, "p", title="One", categories="[Python]")
+    clock.advance(minutes=1)
+    publish(cfg, db, clock, "p", title="One", categories="[Rust]")  # moved from Python to Rust
+    process_due(db, cfg, clock)
+
+    def received(path: str) -> list[tuple[str, list[str]]]:
+        messages = [json.loads(r.body) for r in server.requests_to(path)]
+        return sorted((m["type"], m["data"]["categories"]) for m in messages)  # sent in parallel
+
+    assert received("/python") == [("post.published", ["Python"]), ("post.updated", ["Rust"])]
+    assert received("/rust") == [("post.updated", ["Rust"])]
+    assert received("/go") == []
 
 
 # -- failures and retries -----------------------------------------------------------------

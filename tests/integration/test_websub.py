@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
@@ -21,7 +22,7 @@ from feedsvc import create_app
 from feedsvc.clock import FixedClock
 from feedsvc.config import Config
 from feedsvc.notify import websub
-from feedsvc.notify.delivery import process_due
+from feedsvc.notify.delivery import ReplayRefused, process_due, replay, replay_dead
 from feedsvc.notify.dispatch import dispatch
 from feedsvc.notify.websub_jobs import (
     disable_distribution,
@@ -292,6 +293,15 @@ def test_not_a_form_post_is_400(client, hub_db):
     assert "application/x-www-form-urlencoded" in response.get_data(as_text=True)
 
 
+def test_oversized_hub_request_is_a_plain_text_413(client, hub_db):
+    limit = client.application.config["MAX_CONTENT_LENGTH"]
+    form = {"hub.mode": "subscribe", "hub.topic": SITE_ATOM, "hub.callback": "x" * limit}
+    response = client.post("/hub", data=form)
+    assert (response.status_code, response.mimetype) == (413, "text/plain")
+    assert response.get_data(as_text=True) == f"request body is larger than {limit} bytes\n"
+    assert pending(hub_db) == []
+
+
 def test_secret_of_199_bytes_and_unknown_parameters_are_accepted(client, hub_db):
     status = ask(client, "subscribe", SITE_ATOM, "http://x.test/", secret="x" * 199, verify="sync")
     assert status == 202
@@ -349,6 +359,42 @@ def test_expired_subscription_has_its_queued_deliveries_cancelled(hub_db, cfg, c
         assert [d.status for d in s.scalars(select(Delivery))] == ["cancelled"]
 
 
+def test_a_dead_distribution_is_replayed_only_while_its_subscription_lasts(hub_db, cfg, clock):
+    now = clock.now()
+    with hub_db.write() as s:
+        sub = WebSubSubscription(
+            topic=SITE_ATOM, callback="http://127.0.0.1:9/", lease_seconds=600,
+            expires_at=now + timedelta(seconds=600), created_at=now, updated_at=now,
+        )  # fmt: skip
+        s.add(sub)
+        s.flush()
+        dead = [
+            Delivery(
+                kind="websub", msg_id=f"msg_{i}", subscription_id=sub.id, url=sub.callback,
+                body=b"<feed/>", headers={}, status="dead", attempts=8, next_attempt_at=now,
+                created_at=now, updated_at=now,
+            )
+            for i in range(2)
+        ]  # fmt: skip
+        s.add_all(dead)
+        s.flush()
+        first, second = dead[0].id, dead[1].id
+    assert replay(hub_db, first, now=now).status == "pending"
+
+    clock.advance(seconds=601)  # the lease is over; expire_leases has not run yet
+    with pytest.raises(ReplayRefused, match=f"delivery {second} .*WebSub subscription ended"):
+        replay(hub_db, second, now=clock.now())
+    assert replay_dead(hub_db, now=clock.now()) == 0
+    # the requeued one is cancelled when its turn comes, not sent past the lease (§5.3.1)
+    assert process_due(hub_db, cfg, clock) == 0
+    with hub_db.read() as s:
+        rows = {d.id: (d.status, d.last_error) for d in s.scalars(select(Delivery))}
+    assert rows == {
+        first: ("cancelled", "WebSub subscription ended"),
+        second: ("dead", None),
+    }
+
+
 def test_new_post_is_distributed_to_subscribers(client, hub_db, cfg, clock, server, posts_dir):
     write_post(posts_dir, "a.md", "第一篇")
     ingest(hub_db, cfg, clock)
@@ -384,6 +430,32 @@ def test_new_post_is_distributed_to_subscribers(client, hub_db, cfg, clock, serv
     assert links_of(js)["self"]["url"] == PYTHON_JSON
 
 
+def test_a_post_leaving_a_category_is_distributed_to_its_subscribers(
+    client, hub_db, cfg, clock, server, posts_dir
+):
+    write_post(posts_dir, "a.md", "第一篇")
+    write_post(posts_dir, "b.md", "第二篇", day=2)
+    ingest(hub_db, cfg, clock)
+    dispatch(hub_db, clock)
+    server.route("/json", echo)
+    ask(client, "subscribe", PYTHON_JSON, server.url("/json"))
+    verify(hub_db, cfg, clock)
+    server.route("/json", Reply(204))
+
+    clock.advance(seconds=10)
+    (posts_dir / "b.md").write_text(
+        "---\ntitle: 第二篇\ndate: 2026-02-02T08:00:00Z\ncategories: [Rust]\n---\n\n正文。\n",
+        encoding="utf-8",
+    )
+    ingest(hub_db, cfg, clock)
+    process_due(hub_db, cfg, clock)
+
+    (sent,) = [r for r in server.requests_to("/json") if r.method == "POST"]
+    body = json.loads(sent.body)
+    assert [item["title"] for item in body["items"]] == ["第一篇"]  # the python feed, without b
+    assert sent.body == client.get("/categories/python/feed.json").data
+
+
 def test_external_hubs_are_pinged_on_change(hub_db, cfg, clock, server, posts_dir):
     server.route("/ext-hub", Reply(204))
     cfg = replace(cfg, websub=replace(cfg.websub, external_hubs=(server.url("/ext-hub"),)))
@@ -394,3 +466,8 @@ def test_external_hubs_are_pinged_on_change(hub_db, cfg, clock, server, posts_di
     pings = [parse_qs(r.body.decode()) for r in server.requests_to("/ext-hub")]
     assert all(p["hub.mode"] == ["publish"] for p in pings)
     assert {SITE_ATOM, PYTHON_JSON} <= {p["hub.url"][0] for p in pings}
+    with hub_db.read() as s:
+        rows = s.scalars(select(Delivery)).all()
+        assert {(d.kind, d.status, d.subscription_id) for d in rows} == {
+            ("hub-ping", "succeeded", None)
+        }
