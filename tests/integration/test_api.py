@@ -350,6 +350,10 @@ def test_put_without_published_keeps_the_posts_date(app, client, clock):
         headers=AUTH,
     )
     assert dated.json["published"] == "2025-07-01T00:00:00Z"
+    patched = client.patch(
+        f"/api/v1/posts/{created['key']}", json={"published": None, "title": "再改"}, headers=AUTH
+    )
+    assert (patched.json["title"], patched.json["published"]) == ("再改", "2025-07-01T00:00:00Z")
 
 
 @pytest.mark.parametrize("with_id", [True, False])
