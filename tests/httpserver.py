@@ -129,6 +129,9 @@ class ScriptedServer:
 class _Server(ThreadingHTTPServer):
     daemon_threads = False
     block_on_close = True
+    # socketserver's default listen backlog is 5: a burst of concurrent deliveries overflows it,
+    # and a dropped SYN is only retried after 1 s, which a test's short timeout then reports
+    request_queue_size = 128
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind calls socket.getfqdn(), which can stall on hosts without DNS

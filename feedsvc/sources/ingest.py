@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from feedsvc.clock import Clock
@@ -239,12 +240,33 @@ def ingest_source(
 
 
 def apply_one(db: Database, cfg: Config, source: str, item: SourceItem, now: datetime) -> str:
-    """apply_item in its own write transaction; slug collisions become ItemError."""
+    """apply_item in its own write transaction; a failure becomes an ItemError on this item.
+
+    A unique-key race (on PostgreSQL, another pass of the same source — a manual run next to the
+    scheduled one — stored the same new item first) is applied again over the row it stored.
+    Anything else that goes wrong with one item is reported and logged; the pass goes on.
+    """
+    key = item.external_key
     try:
-        with db.write() as session:
-            return apply_item(session, cfg, source, item, now)
+        try:
+            return _apply_in_transaction(db, cfg, source, item, now)
+        except IntegrityError:
+            return _apply_in_transaction(db, cfg, source, item, now)  # now over the stored row
     except SlugTaken as exc:
-        raise ItemFailed(ItemError(source, item.external_key, str(exc))) from exc
+        raise ItemFailed(ItemError(source, key, str(exc))) from exc
+    except IntegrityError as exc:
+        raise ItemFailed(ItemError(source, key, f"could not be stored: {exc.orig}")) from exc
+    except Exception as exc:
+        log.exception("item failed", extra={"source": source, "item": key})
+        reason = f"could not be stored: {type(exc).__name__}: {exc}"
+        raise ItemFailed(ItemError(source, key, reason)) from exc
+
+
+def _apply_in_transaction(
+    db: Database, cfg: Config, source: str, item: SourceItem, now: datetime
+) -> str:
+    with db.write() as session:
+        return apply_item(session, cfg, source, item, now)
 
 
 class ItemFailed(Exception):

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import func, select, text
 
-from feedsvc.sources.ingest import ingest_source
+from feedsvc.sources.ingest import UNCHANGED, ItemFailed, apply_item, apply_one, ingest_source
+from feedsvc.sources.model import SourceItem
 from feedsvc.storage import content_state
 from feedsvc.storage import sources as source_store
 from feedsvc.storage.db import Database
@@ -65,4 +68,62 @@ def test_only_one_of_many_contenders_gets_a_lease(tmp_path, pg_schema_url):
     # after expiry another owner can take it; before, nobody else can
     assert not source_store.acquire_lease(db, "source:x", "late", T0 + timedelta(seconds=59), 60)
     assert source_store.acquire_lease(db, "source:x", "late", T0 + timedelta(seconds=61), 60)
+    db.dispose()
+
+
+def test_a_concurrent_pass_storing_the_same_new_post_first_is_no_error(
+    tmp_path, clock, pg_schema_url
+):
+    """Two passes of one source at once (a manual run next to the scheduled one): the second
+    insert of the same new item waits on the unique key, fails, and is applied again."""
+    cfg = make_config(tmp_path, storage={"url": pg_schema_url})
+    db = Database(cfg.storage.url)
+    upgrade(db)
+    item = SourceItem(
+        external_key="a.md", title="同一篇", content_html="<p>正文</p>", content_hash="h1"
+    )
+    outcome: list[object] = []
+
+    def second_pass() -> None:
+        try:
+            outcome.append(apply_one(db, cfg, "posts", item, clock.now()))
+        except Exception as exc:  # the assertion below shows it
+            outcome.append(exc)
+
+    waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+    with db.write() as first:
+        apply_item(first, cfg, "posts", item, clock.now())  # stored, not yet committed
+        thread = threading.Thread(target=second_pass)
+        thread.start()
+        with db.engine.connect() as conn:
+            deadline = time.monotonic() + 10
+            while not conn.execute(text(waiting)).scalar() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert conn.execute(text(waiting)).scalar() >= 1, "the second insert never waited"
+    thread.join(10)
+    assert outcome == [UNCHANGED]
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Post)) == 1
+        assert [e.type for e in s.scalars(select(Event))] == ["post.published"]
+    db.dispose()
+
+
+def test_an_item_the_database_refuses_is_an_error_and_the_rest_is_stored(
+    tmp_path, clock, pg_schema_url
+):
+    cfg = make_config(tmp_path, storage={"url": pg_schema_url})
+    db = Database(cfg.storage.url)
+    upgrade(db)
+    bad = SourceItem(
+        external_key="guid\x00nul", title="坏", content_html="<p>x</p>", content_hash="b"
+    )
+    good = SourceItem(external_key="ok", title="好", content_html="<p>y</p>", content_hash="g")
+    with pytest.raises(ItemFailed) as failed:
+        apply_one(db, cfg, "posts", bad, clock.now())
+    error = failed.value.error
+    assert (error.source, error.item) == ("posts", "guid\x00nul")
+    assert error.reason.startswith("could not be stored: ")
+    assert apply_one(db, cfg, "posts", good, clock.now()) == "new"
+    with db.read() as s:
+        assert s.scalars(select(Post.external_key)).all() == ["ok"]
     db.dispose()
