@@ -269,4 +269,7 @@ def test_any_text_gives_well_formed_documents(title, summary, content, author):
         parsed = feedparser.parse(body)
         assert parsed.bozo == 0, parsed.get("bozo_exception")
         assert parsed.entries[0].id == item.id
+    # RSS text is respelt with hexadecimal references: the XML still says exactly the text
+    rss_title = etree.fromstring(builder.build("rss", doc)).findtext("channel/item/title")
+    assert rss_title == builder._text(title)
     assert json.loads(builder.build_json(doc))["items"][0]["id"] == item.id
