@@ -6,7 +6,6 @@ URL-encoded). The body of a post is validated as a whole: a 422 names every bad 
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import re
@@ -155,12 +154,23 @@ def digest(value: Any) -> str:
     return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
-def _without_id(doc: dict[str, Any]) -> dict[str, Any]:
-    return {name: value for name, value in doc.items() if name != "id"}
+def build_item(
+    cfg: Config, key: str, doc: dict[str, Any], slug: str, published: datetime
+) -> SourceItem:
+    """The SourceItem for a validated document: content rendered or sanitised, hash of fields.
 
-
-def build_item(cfg: Config, key: str, doc: dict[str, Any], slug: str) -> SourceItem:
-    """The SourceItem for a validated document: content rendered or sanitised, hash of fields."""
+    ``published`` stands in for an omitted ``published``: the post's own date for an edit (an
+    omitted date keeps it, as an omitted slug keeps the URL), now for a new post. The hash is of
+    what the document means, not how it is spelt: dates in UTC, the date a post keeps, and no
+    client ``id`` (it names the post; a PUT may repeat it or not). So a PUT or a replayed POST
+    of the same post changes nothing and emits nothing.
+    """
+    published = parse_rfc3339(doc.get("published")) or published
+    updated = parse_rfc3339(doc.get("updated"))
+    meaning = {name: value for name, value in doc.items() if name != "id"}
+    meaning["published"] = iso(published)
+    if updated is not None:
+        meaning["updated"] = iso(updated)
     base = urls.absolute(cfg.site.base_url, urls.post_path(slug) + "/")
     if "markdown" in doc:
         html = render_markdown(doc["markdown"], base_url=base)
@@ -170,14 +180,12 @@ def build_item(cfg: Config, key: str, doc: dict[str, Any], slug: str) -> SourceI
         external_key=key,
         title=doc["title"],
         content_html=html,
-        # the client ``id`` names the post, it is not content: a PUT of the body that created it
-        # (which may carry the id or not) hashes the same and changes nothing
-        content_hash=digest([_without_id(doc), slug, cfg.site.base_url, RENDER_VERSION]),
+        content_hash=digest([meaning, slug, cfg.site.base_url, RENDER_VERSION]),
         slug=slug,
         markdown=doc.get("markdown"),
         summary=doc.get("summary"),
-        published=parse_rfc3339(doc.get("published")),
-        updated=parse_rfc3339(doc.get("updated")),
+        published=published,
+        updated=updated,
         categories=tuple(doc.get("categories", ())),
         tags=tuple(doc.get("tags", ())),
         author=doc.get("author"),
@@ -343,7 +351,9 @@ def _create(doc: dict[str, Any], idem: str | None) -> tuple[Response, int]:
             return _respond(replay, 200)
         key = doc.get("id") or (idem_digest[:32] if idem_digest else uuid.uuid4().hex)
         existing = posts.get_by_key(session, SOURCE, key)
-        item = build_item(st.cfg, key, doc, _claim(session, doc, existing, key))
+        # a post deleted and created again keeps its date, as it keeps its id
+        published = existing.first_seen if existing is not None else st.clock.now()
+        item = build_item(st.cfg, key, doc, _claim(session, doc, existing, key), published)
         if existing is not None and not existing.removed:
             if existing.content_hash != item.content_hash:
                 raise ApiConflict(
@@ -393,11 +403,8 @@ def _same_id(doc: dict[str, Any], post: Post) -> dict[str, Any]:
 
 def _update(session: Session, post: Post, doc: dict[str, Any]) -> tuple[Response, int]:
     doc = _same_id(doc, post)
-    item = build_item(state().cfg, post.external_key, doc, _claim(session, doc, post, ""))
-    if item.published is None:
-        # an omitted published keeps the post's date (as an omitted slug keeps its URL): a
-        # PUT that forgets it must not move an old post to the top of the feeds
-        item = dataclasses.replace(item, published=post.published)
+    slug = _claim(session, doc, post, "")
+    item = build_item(state().cfg, post.external_key, doc, slug, post.published)
     return _respond(_apply(session, item), 200)
 
 

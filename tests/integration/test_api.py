@@ -371,6 +371,22 @@ def test_put_of_the_creating_body_changes_nothing(app, client, clock, with_id):
     assert (replay.status_code, replay.json["key"]) == (200, created["key"])
 
 
+def test_put_that_omits_or_respells_the_date_changes_nothing(app, client, clock):
+    body = {"title": "有日期", "markdown": "正文。", "published": "2025-06-01T08:00:00+08:00"}
+    created = client.post("/api/v1/posts", json=body, headers=AUTH).json
+    clock.advance(hours=1)
+    url = f"/api/v1/posts/{created['key']}"
+    undated = {k: v for k, v in body.items() if k != "published"}
+    respelt = {**body, "published": "2025-06-01T00:00:00Z"}  # the same instant, in UTC
+    for same in (undated, respelt, body):
+        resp = client.put(url, json=same, headers=AUTH)
+        assert (resp.status_code, resp.json["updated"]) == (200, created["updated"])
+    assert [t for t, _ in event_log(app)] == ["post.published"]
+    moved = client.put(url, json={**body, "published": "2025-06-02T00:00:00Z"}, headers=AUTH)
+    assert moved.json["published"] == "2025-06-02T00:00:00Z"
+    assert [t for t, _ in event_log(app)] == ["post.published", "post.updated"]
+
+
 def test_posts_of_other_sources_cannot_be_changed_here(client, posts_dir):
     (posts_dir / "md.md").write_text("# md\n\nx\n", "utf-8")
     client.post("/api/v1/sources/posts/run", headers=AUTH)
