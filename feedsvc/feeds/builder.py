@@ -191,10 +191,11 @@ def _atom_entry(entry: FeedEntry, item: FeedItem) -> None:
     entry.feedsvc.alternate = True
     # An empty summary or content is left out, not written blank (a post that is only an image,
     # or only a title): both are optional next to the alternate link (RFC 4287 §4.1.2)
-    if _text(item.summary):
-        entry.summary(_text(item.summary), type="text")  # RFC 4287 §3.1.1: say it is plain text
-    if item.content_html is not None and _text(item.content_html):
-        entry.content(_text(item.content_html), type="html")
+    summary, content = _text(item.summary), _text(item.content_html or "")
+    if summary:
+        entry.summary(summary, type="text")  # RFC 4287 §3.1.1: say it is plain text
+    if content:
+        entry.content(content, type="html")
     for term in _terms(item):
         category = {"term": _text(term.slug), "label": _text(term.label)}
         if term.scheme:

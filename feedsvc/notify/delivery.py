@@ -140,16 +140,20 @@ def _claim_batch(
 
 def _prepare(session: Session, rows: list[Delivery], claim: str, now: datetime) -> list[Outgoing]:
     """Detach claimed rows; rows whose subscriber is gone, disabled or expired are cancelled."""
+    # one query per kind loads the subscribers into the session: the lookups below are then
+    # answered from its identity map
     hook_ids = {r.webhook_id for r in rows if r.kind == "webhook" and r.webhook_id is not None}
-    hooks = {h.id: h for h in session.scalars(select(Webhook).where(Webhook.id.in_(hook_ids)))}
+    sub_ids = {r.subscription_id for r in rows if r.kind == "websub" and r.subscription_id}
+    session.scalars(select(Webhook).where(Webhook.id.in_(hook_ids))).all()
+    session.scalars(select(WebSubSubscription).where(WebSubSubscription.id.in_(sub_ids))).all()
     ready = []
     for row in sorted(rows, key=lambda r: (r.next_attempt_at, r.id)):
-        gone = subscriber_gone(session, row, now, hooks)
+        gone = subscriber_gone(session, row, now)
         if gone is not None:
             row.status, row.claimed_by, row.claimed_until = CANCELLED, None, None
             row.last_error, row.updated_at = gone, now
             continue
-        hook = hooks.get(row.webhook_id) if row.webhook_id is not None else None
+        hook = session.get(Webhook, row.webhook_id) if row.webhook_id is not None else None
         ready.append(
             Outgoing(
                 id=row.id,
@@ -165,16 +169,11 @@ def _prepare(session: Session, rows: list[Delivery], claim: str, now: datetime) 
     return ready
 
 
-def subscriber_gone(
-    session: Session, row: Delivery, now: datetime, hooks: dict[int, Webhook] | None = None
-) -> str | None:
+def subscriber_gone(session: Session, row: Delivery, now: datetime) -> str | None:
     """Why ``row`` must not be sent (its webhook removed or disabled, its WebSub subscription
     ended or past its lease, §5.3.1), or None when its subscriber is still there."""
     if row.kind == "webhook":
-        if row.webhook_id is None:
-            return "webhook removed"
-        hook = hooks.get(row.webhook_id) if hooks is not None else None
-        hook = hook or session.get(Webhook, row.webhook_id)
+        hook = session.get(Webhook, row.webhook_id) if row.webhook_id is not None else None
         if hook is None:
             return "webhook removed"
         return None if hook.enabled else "webhook disabled"

@@ -38,6 +38,15 @@ def upgrade(db: Database, revision: str = "head") -> None:
         conn.commit()
 
 
+def downgrade(db: Database, revision: str) -> None:
+    """Take the schema back to ``revision`` ("base": empty); for developers and tests."""
+    cfg = _alembic_config()
+    with db.write_engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+        conn.commit()
+
+
 def ensure_schema(db: Database) -> None:
     """Upgrade when the schema is behind (cheap when it is current)."""
     if current_revision(db) != head_revision():

@@ -61,11 +61,16 @@ def require_admin(view: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def too_large_message() -> str:
+    """The 413 reason, for the admin API and /hub alike."""
+    return f"request body is larger than {current_app.config['MAX_CONTENT_LENGTH']} bytes"
+
+
 def _http_error(exc: HTTPException) -> tuple[Response, int]:
     extra = getattr(exc, "extra", None) or {}
     message = exc.description or exc.name
     if isinstance(exc, RequestEntityTooLarge):
-        message = f"request body is larger than {current_app.config['MAX_CONTENT_LENGTH']} bytes"
+        message = too_large_message()
     resp, status = error(exc.code or 500, message, **extra)
     if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
         resp.headers["Allow"] = ", ".join(sorted(exc.valid_methods))

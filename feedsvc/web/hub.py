@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Response, current_app, request
+from flask import Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from feedsvc.notify import websub
+from feedsvc.web.auth import too_large_message
 from feedsvc.web.state import state
 
 FORM = "application/x-www-form-urlencoded"
@@ -23,8 +24,7 @@ def hub() -> Response:
     try:
         form = request.form
     except RequestEntityTooLarge:
-        limit = current_app.config["MAX_CONTENT_LENGTH"]
-        return _text(413, f"request body is larger than {limit} bytes")
+        return _text(413, too_large_message())
     app = state()
     status, message = websub.request_subscription(app.db, app.cfg, form, app.clock.now())
     return _text(status, message)
