@@ -10,6 +10,9 @@ from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from feedsvc.kinds import API_SOURCE, EventType, SourceKind
+from feedsvc.signing import SecretError, secret_key
+
 EXAMPLES_DIR = Path(__file__).parent / "examples" / "posts"
 DEFAULT_RETRY_SCHEDULE = ("5s", "5m", "30m", "2h", "5h", "10h", "24h")
 
@@ -112,7 +115,7 @@ class SourceConfig:
 class WebhookConfig:
     url: str
     secret: str = ""
-    events: tuple[str, ...] = ("post.published", "post.updated", "post.deleted")
+    events: tuple[str, ...] = tuple(EventType)
     categories: tuple[str, ...] = ()
 
 
@@ -137,7 +140,7 @@ class Config:
         raise KeyError(name)
 
 
-EVENT_TYPES = ("post.published", "post.updated", "post.deleted")
+EVENT_TYPES = tuple(EventType)
 SECTIONS: dict[str, type] = {
     "site": SiteConfig,
     "storage": StorageConfig,
@@ -223,16 +226,18 @@ def _validate(cfg: Config) -> None:
     names = set()
     for i, src in enumerate(cfg.sources):
         where = f"sources[{i}]"
-        if src.name == "api":
-            raise ConfigError(f'{where}.name: "api" is reserved for posts pushed through the API')
+        if src.name == API_SOURCE:
+            raise ConfigError(
+                f"{where}.name: {API_SOURCE!r} is reserved for posts pushed through the API"
+            )
         if src.name in names:
             raise ConfigError(f"{where}.name: duplicate source name {src.name!r}")
         names.add(src.name)
-        if src.kind not in ("markdown", "feed"):
+        if src.kind not in tuple(SourceKind):
             raise ConfigError(f'{where}.kind: must be "markdown" or "feed", got {src.kind!r}')
-        if src.kind == "markdown" and not src.path:
+        if src.kind == SourceKind.MARKDOWN and not src.path:
             raise ConfigError(f"{where}.path: required for a markdown source")
-        if src.kind == "feed" and not re.match(r"^https?://", src.url):
+        if src.kind == SourceKind.FEED and not re.match(r"^https?://", src.url):
             raise ConfigError(f"{where}.url: an http(s) URL is required for a feed source")
         if src.interval < 1:
             raise ConfigError(f"{where}.interval: must be at least 1 second")
@@ -243,8 +248,6 @@ def _validate(cfg: Config) -> None:
         if bad:
             raise ConfigError(f"webhooks[{i}].events: unknown event {bad[0]!r}")
         if hook.secret:
-            from feedsvc.notify.signing import SecretError, secret_key  # (notify imports config)
-
             try:
                 secret_key(hook.secret)
             except SecretError as exc:
@@ -280,7 +283,9 @@ def _config_from_mapping(data: Mapping[str, Any], path: str, env: Mapping[str, s
             raise ConfigError(f"{key}: unknown key")
     if "sources" not in kwargs:
         kwargs["sources"] = (
-            SourceConfig(name="examples", kind="markdown", path=str(EXAMPLES_DIR), interval=60.0),
+            SourceConfig(
+                name="examples", kind=SourceKind.MARKDOWN, path=str(EXAMPLES_DIR), interval=60.0
+            ),
         )
     cfg = Config(path=path, **kwargs)
     cfg = _apply_env(cfg, env)
@@ -328,7 +333,7 @@ def _resolve_relative_paths(cfg: Config, base: Path) -> Config:
     """Markdown source paths are relative to the config file, as users expect."""
     sources = tuple(
         replace(s, path=str((base / s.path).resolve()))
-        if s.kind == "markdown" and not Path(s.path).is_absolute()
+        if s.kind == SourceKind.MARKDOWN and not Path(s.path).is_absolute()
         else s
         for s in cfg.sources
     )

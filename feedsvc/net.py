@@ -20,6 +20,9 @@ from urllib.parse import urlsplit
 import httpcore
 import httpx
 
+from feedsvc import __version__
+from feedsvc.config import Config
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Sequence[str]]
 
@@ -370,3 +373,21 @@ class OutboundClient:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def user_agent(cfg: Config) -> str:
+    """Names feedsvc and the site, so the operators of what we call know whom to ask."""
+    return cfg.network.user_agent or f"feedsvc/{__version__} (+{cfg.site.base_url})"
+
+
+def make_client(
+    cfg: Config, *, timeout: float, max_bytes: int, max_redirects: int = 5
+) -> OutboundClient:
+    """The one factory of outbound clients: the config's network policy and user agent."""
+    return OutboundClient(
+        OutboundPolicy(allow_private_networks=cfg.network.allow_private_networks),
+        timeout=timeout,
+        max_bytes=max_bytes,
+        user_agent=user_agent(cfg),
+        max_redirects=max_redirects,
+    )

@@ -1,23 +1,28 @@
-"""APScheduler jobs. Jobs only call services; a lease in the database gates each one so that,
-however many processes or instances run, a source is polled once per interval."""
+"""The scheduler (APScheduler): a composition root that names every job it runs. Jobs only call
+services; a lease in the database gates each one so that, however many processes or instances
+run, a source is polled once per interval and each round runs once."""
 
 from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
-import uuid
 from collections.abc import Callable
 from datetime import datetime
 
+from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN, SchedulerEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from feedsvc.clock import Clock, SystemClock
 from feedsvc.config import Config, SourceConfig
+from feedsvc.kinds import SourceKind
+from feedsvc.notify import jobs as notify_jobs
+from feedsvc.notify.delivery import make_delivery_client
+from feedsvc.posts.store import publish_due
 from feedsvc.sources import ingest
 from feedsvc.storage import sources as source_store
 from feedsvc.storage.db import Database
+from feedsvc.storage.leases import OWNER, acquire_lease
 
 log = logging.getLogger("feedsvc.scheduler")
 
@@ -36,7 +41,6 @@ class _SkippedRunFilter(logging.Filter):
 
 
 _skipped_run_filter = _SkippedRunFilter()
-OWNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def run_source_once_per_interval(
@@ -47,7 +51,7 @@ def run_source_once_per_interval(
     # The lease outlives the run on purpose: it is held for (almost) a whole interval, so a
     # second instance firing in the same interval finds it taken and skips.
     ttl = max(source.interval * 0.9, source.interval - 5)
-    if not source_store.acquire_lease(db, f"source:{source.name}", OWNER, now, ttl):
+    if not acquire_lease(db, f"source:{source.name}", OWNER, now, ttl):
         return False
     if _deferred(db, source, now):
         return False
@@ -65,30 +69,17 @@ def _deferred(db: Database, source: SourceConfig, now: datetime) -> bool:
         state = source_store.all_states(session).get(source.name)
     if state is None:
         return False
-    for until in (state.backoff_until, state.next_run_at if source.kind == "feed" else None):
-        if until is not None and until > now:
-            return True
-    return False
+    next_run = state.next_run_at if source.kind == SourceKind.FEED else None
+    return any(until is not None and until > now for until in (state.backoff_until, next_run))
 
 
 def publish_due_job(db: Database, cfg: Config, clock: Clock) -> None:
-    if source_store.acquire_lease(
-        db, "publish-due", OWNER, clock.now(), PUBLISH_DUE_INTERVAL * 0.8
-    ):
-        ingest.publish_due(db, cfg, clock)
-
-
-ExtraJobs = Callable[[BackgroundScheduler, Database, Config, Clock], None]
-_extra_jobs: list[ExtraJobs] = []
-
-
-def register_jobs(fn: ExtraJobs) -> ExtraJobs:
-    """Let other services (delivery, WebSub) add their jobs without the scheduler importing them."""
-    _extra_jobs.append(fn)
-    return fn
+    if acquire_lease(db, "publish-due", OWNER, clock.now(), PUBLISH_DUE_INTERVAL * 0.8):
+        publish_due(db, cfg, clock.now())
 
 
 def build_scheduler(db: Database, cfg: Config, clock: Clock | None = None) -> BackgroundScheduler:
+    """Every job feedsvc runs: sources, publishing when due, deliveries, WebSub verification."""
     clock = clock or SystemClock()
     scheduler_log = logging.getLogger("apscheduler.scheduler")
     if _skipped_run_filter not in scheduler_log.filters:
@@ -113,11 +104,34 @@ def build_scheduler(db: Database, cfg: Config, clock: Clock | None = None) -> Ba
         args=(db, cfg, clock),
         id="publish-due",
     )
-    from feedsvc import notify  # noqa: F401  (registers delivery jobs when present)
-
-    for add in _extra_jobs:
-        add(scheduler, db, cfg, clock)
+    _add_notify_jobs(scheduler, db, cfg, clock)
     return scheduler
+
+
+def _add_notify_jobs(
+    scheduler: BackgroundScheduler, db: Database, cfg: Config, clock: Clock
+) -> None:
+    """Webhooks: sync ``[[webhooks]]`` now, then dispatch and send every tick; WebSub rounds."""
+    notify_jobs.sync_once(db, cfg, clock)
+    client = make_delivery_client(cfg)  # one client (and its connection pool) for the life
+
+    def close_client(_event: SchedulerEvent) -> None:
+        client.close()
+
+    scheduler.add_listener(close_client, EVENT_SCHEDULER_SHUTDOWN)
+    common = {"max_instances": 1, "coalesce": True, "next_run_time": clock.now()}
+    scheduler.add_job(
+        notify_jobs.delivery_round, "interval", seconds=max(cfg.delivery.poll_interval, 0.1),
+        args=(db, cfg, clock, client), id="deliveries", **common,
+    )  # fmt: skip
+    scheduler.add_job(
+        notify_jobs.verify_job, "interval", seconds=notify_jobs.VERIFY_INTERVAL,
+        args=(db, cfg, clock), id="websub-verify", **common,
+    )  # fmt: skip
+    scheduler.add_job(
+        notify_jobs.expire_job, "interval", seconds=notify_jobs.EXPIRE_INTERVAL,
+        args=(db, clock), id="websub-expire", **common,
+    )  # fmt: skip
 
 
 def _safe(fn: Callable[..., object], name: str) -> Callable[..., None]:

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from feedsvc.config import Config
@@ -17,8 +18,6 @@ WSGI_FACTORY = "feedsvc.wsgi:create_wsgi_app"
 
 
 def serve(cfg: Config, *, config_path: str | None, host: str | None, port: int | None) -> int:
-    from feedsvc.cli import spawn_scheduler
-
     host = host or cfg.server.host
     port = port or cfg.server.port
     if config_path:
@@ -81,3 +80,12 @@ def _gunicorn(cfg: Config, host: str, port: int) -> int:
     sys.argv = sys.argv[:1]  # gunicorn parses argv itself
     App().run()
     return 0
+
+
+def spawn_scheduler(config_path: str | None) -> subprocess.Popen[bytes]:
+    """Start ``feedsvc scheduler`` as a child that exits when this process goes away."""
+    cmd = [sys.executable, "-m", "feedsvc"]
+    if config_path:
+        cmd += ["--config", config_path]
+    cmd += ["scheduler", "--parent-pid", str(os.getpid())]
+    return subprocess.Popen(cmd, cwd=Path.cwd())

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Flask
 
+from feedsvc.app import create_app
+from feedsvc.config import load_config, resolve_config_path
+
 
 def create_wsgi_app() -> Flask:
-    from feedsvc import create_app
-    from feedsvc.config import load_config, resolve_config_path
-
     return create_app(load_config(resolve_config_path(None)))

@@ -90,7 +90,7 @@ def pg_schema_url(pg_url: str) -> Iterator[str]:
 @pytest.fixture
 def app(cfg: Config, clock: FixedClock) -> Iterator[Any]:
     """The Flask app on the test config (its own engine; disposed afterwards)."""
-    from feedsvc import create_app
+    from feedsvc.app import create_app
     from feedsvc.web.state import state
 
     application = create_app(cfg, clock=clock)
@@ -111,7 +111,7 @@ ADMIN_MAX_BODY = 20_000
 @pytest.fixture
 def api_app(tmp_path: Path, posts_dir: Path, clock: FixedClock) -> Iterator[Any]:
     """An app with the admin API on (bearer ADMIN_TOKEN), a small body limit, the fixed clock."""
-    from feedsvc import create_app
+    from feedsvc.app import create_app
     from feedsvc.web.state import state
 
     admin = {"token": ADMIN_TOKEN, "max_body_bytes": ADMIN_MAX_BODY}
@@ -131,8 +131,8 @@ def add_post(db: Database, cfg: Config, clock: FixedClock) -> Any:
     """Store a post through the real ingest service; returns its snapshot (a dict)."""
     import hashlib
 
-    from feedsvc.sources.ingest import apply_one
-    from feedsvc.sources.model import SourceItem
+    from feedsvc.posts.model import SourceItem
+    from feedsvc.posts.store import apply_one
     from feedsvc.storage import posts
 
     def add(key: str, title: str, **fields: Any) -> dict[str, Any]:

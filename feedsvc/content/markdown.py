@@ -24,6 +24,7 @@ MATH_RE = (
     r"|(?<!\\)\\\((?P<paren_inline>.+?)\\\)"
     r"|(?<![\\$])\$(?![\s$])(?P<dollar_inline>(?:\\.|[^\\$])+?)(?<![\s\\])\$(?![\d$])"
 )
+RENDER_VERSION = "1"  # bump when rendering changes: every stored post is then rendered again
 DISPLAY_CLASS = "math display"
 INLINE_CLASS = "math inline"
 

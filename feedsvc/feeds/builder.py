@@ -21,11 +21,12 @@ from lxml import etree
 
 from feedsvc.feeds.model import FeedDoc, FeedItem, Term
 
-CONTENT_TYPES = {
-    "atom": "application/atom+xml; charset=utf-8",
-    "rss": "application/rss+xml; charset=utf-8",
-    "json": "application/feed+json; charset=utf-8",
+MEDIA_TYPES = {
+    "atom": "application/atom+xml",
+    "rss": "application/rss+xml",
+    "json": "application/feed+json",
 }
+CONTENT_TYPES = {fmt: f"{media}; charset=utf-8" for fmt, media in MEDIA_TYPES.items()}
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 ATOM_NS = "http://www.w3.org/2005/Atom"
 DC_NS = "http://purl.org/dc/elements/1.1/"
@@ -122,7 +123,7 @@ class _RssFixups(BaseEntryExtension):
         for rel, href in self.links:
             link = etree.SubElement(target, f"{{{ATOM_NS}}}link", href=href, rel=rel)
             if rel != "hub":
-                link.set("type", "application/rss+xml")
+                link.set("type", MEDIA_TYPES["rss"])
         for name in self.creators:
             etree.SubElement(target, f"{{{DC_NS}}}creator").text = name
         return element
@@ -160,13 +161,13 @@ def build_atom(doc: FeedDoc) -> bytes:
     """An Atom 1.0 document (RFC 4287) with RFC 5005 paging and WebSub hub links."""
     fg = _generator(doc, _AtomFixups, atom=True)
     links = [
-        {"href": _text(doc.self_url), "rel": "self", "type": "application/atom+xml"},
+        {"href": _text(doc.self_url), "rel": "self", "type": MEDIA_TYPES["atom"]},
         {"href": _text(doc.home_url), "rel": "alternate", "type": "text/html"},
     ]
     for rel, href in _paging(doc):
         link = {"href": href, "rel": rel}
         if rel != "hub":
-            link["type"] = "application/atom+xml"  # RFC 5005 §3: the pages are Atom documents
+            link["type"] = MEDIA_TYPES["atom"]  # RFC 5005 §3: the pages are Atom documents
         links.append(link)
     fg.link(links)
     if _text(doc.description):
@@ -210,7 +211,7 @@ def build_rss(doc: FeedDoc) -> bytes:
     fg = _generator(doc, _RssFixups, atom=False)
     fg.description(_required(doc.description, fg.feedsvc, "description"))
     # feedgen takes the channel <link> from the LAST link added and writes only rel="self"
-    fg.link(href=_text(doc.self_url), rel="self", type="application/rss+xml")
+    fg.link(href=_text(doc.self_url), rel="self", type=MEDIA_TYPES["rss"])
     fg.link(href=_text(doc.home_url), rel="alternate")
     fg.feedsvc.links = _paging(doc)
     for item in doc.items:

@@ -14,8 +14,10 @@ from sqlalchemy.orm import Session
 
 from feedsvc import urls
 from feedsvc.config import Config
+from feedsvc.content.text import slugify
 from feedsvc.feeds import builder
 from feedsvc.feeds.model import FeedDoc, FeedItem, Term
+from feedsvc.kinds import ScopeKind
 from feedsvc.storage import posts
 from feedsvc.storage.db import Database
 from feedsvc.storage.models import Post
@@ -67,31 +69,24 @@ def topic_for(cfg: Config, key: FeedKey, page: int = 1) -> str:
 
 
 def hub_url(cfg: Config) -> str:
-    return urls.absolute(cfg.site.base_url, "/hub")
-
-
-def list_path(kind: str | None, slug: str | None) -> str:
-    """The HTML page listing a feed's posts ("/" or "/<kind>/<slug>/")."""
-    if kind is None:
-        return "/"
-    return urls.feed_path("atom", kind, slug).removesuffix("feed.atom")
+    return urls.absolute(cfg.site.base_url, urls.hub_path())
 
 
 def feed_keys_for_post(post: Post | Mapping[str, Any]) -> list[FeedKey]:
     """Every feed a post appears in (site, its categories, tags and author), in all formats."""
     if isinstance(post, Mapping):
-        cats = [posts.slugify(name) for name in post.get("categories") or ()]
-        tags = [posts.slugify(name) for name in post.get("tags") or ()]
-        author = posts.slugify(post["author"]) if post.get("author") else None
+        cats = [slugify(name) for name in post.get("categories") or ()]
+        tags = [slugify(name) for name in post.get("tags") or ()]
+        author = slugify(post["author"]) if post.get("author") else None
     else:
         cats = [c.slug for c in post.categories]
         tags = [t.slug for t in post.tags]
         author = post.author_slug
     scopes: list[tuple[str | None, str | None]] = [(None, None)]
-    scopes += [("categories", s) for s in cats if s]
-    scopes += [("tags", s) for s in tags if s]
+    scopes += [(ScopeKind.CATEGORIES, s) for s in cats if s]
+    scopes += [(ScopeKind.TAGS, s) for s in tags if s]
     if author:
-        scopes.append(("authors", author))
+        scopes.append((ScopeKind.AUTHORS, author))
     return feed_keys_for_scopes(scopes)
 
 
@@ -127,9 +122,8 @@ def build_feed(db: Database, cfg: Config, key: FeedKey, page: int) -> BuiltFeed 
 
 def feed_id(cfg: Config, kind: str | None, slug: str | None) -> str:
     """RFC 4151 tag URI of a feed, fixed forever."""
-    host = urlsplit(cfg.site.base_url).hostname or "localhost"
     specific = "feed" if kind is None else f"{kind}/{quote(slug or '', safe='')}"
-    return f"tag:{host},{FEED_ID_YEAR}:{specific}"
+    return urls.tag_uri(urls.host_of(cfg.site.base_url), str(FEED_ID_YEAR), specific)
 
 
 def _doc(
@@ -141,7 +135,7 @@ def _doc(
         title=site.title if name is None else f"{site.title} - {name}",
         description=site.description,
         language=site.language,
-        home_url=urls.absolute(site.base_url, list_path(key.kind, key.slug)),
+        home_url=urls.absolute(site.base_url, urls.list_path(key.kind, key.slug)),
         self_url=topic_for(cfg, key, page),
         author=site.author,
         updated=max((i.updated for i in items), default=EMPTY_UPDATED),
@@ -168,9 +162,12 @@ def feed_item(cfg: Config, post: Post) -> FeedItem:
         updated=post.updated,
         authors=(post.author or cfg.site.author,),
         categories=tuple(
-            Term(c.slug, c.name, urls.absolute(base, "/categories/")) for c in post.categories
+            Term(c.slug, c.name, urls.absolute(base, f"/{ScopeKind.CATEGORIES}/"))
+            for c in post.categories
         ),
-        tags=tuple(Term(t.slug, t.name, urls.absolute(base, "/tags/")) for t in post.tags),
+        tags=tuple(
+            Term(t.slug, t.name, urls.absolute(base, f"/{ScopeKind.TAGS}/")) for t in post.tags
+        ),
         language=post.language,
     )
 

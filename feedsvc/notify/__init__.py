@@ -1,8 +1,4 @@
-"""Notifications: the outbox dispatcher, webhook delivery (Standard Webhooks), WebSub.
+"""Notifications: the outbox dispatcher, webhook delivery (Standard Webhooks), the WebSub hub.
 
-Importing the package registers the delivery jobs with the scheduler (nothing runs until
-``build_scheduler`` calls them).
+Nothing here schedules itself: ``feedsvc.scheduler`` names the jobs in ``notify.jobs``.
 """
-
-from feedsvc.notify import jobs as _jobs  # noqa: F401  (registers scheduler jobs)
-from feedsvc.notify import websub_jobs as _websub_jobs  # noqa: F401  (registers WebSub jobs)

@@ -9,36 +9,35 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from feedsvc.clock import Clock
+from feedsvc.config import Config
+from feedsvc.kinds import DeliveryKind, DeliveryStatus
+from feedsvc.notify import distribution
 from feedsvc.storage.db import Database
 from feedsvc.storage.models import Delivery, Event, Webhook
+from feedsvc.timefmt import rfc3339
 
 log = logging.getLogger("feedsvc.dispatch")
 
+# Called as hook(session, event, now) for every event, inside its dispatch transaction: it may
+# add more deliveries; if it raises, the event is left undispatched and retried next round.
 EventHook = Callable[[Session, Event, datetime], None]
-_event_hooks: list[EventHook] = []
 BATCH = 100
 
 
-def register_event_hook(fn: EventHook) -> EventHook:
-    """Call ``fn(session, event, now)`` for every event, inside its dispatch transaction.
+def default_hooks(db: Database, cfg: Config) -> list[EventHook]:
+    """What every event does besides webhooks: WebSub content distribution and hub pings."""
 
-    The hook may add more deliveries (WebSub content distribution); if it raises, the event is
-    left undispatched and retried on the next round.
-    """
-    if fn not in _event_hooks:
-        _event_hooks.append(fn)
-    return fn
+    def websub(session: Session, event: Event, now: datetime) -> None:
+        distribution.distribute(session, db, cfg, event, now)
 
-
-def rfc3339(when: datetime) -> str:
-    return when.isoformat().replace("+00:00", "Z")
+    return [websub]
 
 
 def message_body(event: Event) -> bytes:
@@ -53,17 +52,30 @@ def matches(hook: Webhook, event: Event) -> bool:
     return not hook.categories or bool(set(hook.categories) & set(event.categories or ()))
 
 
-def dispatch(db: Database, clock: Clock, *, batch: int = BATCH) -> int:
-    """Dispatch undispatched events in order; returns how many were dispatched."""
+def dispatch(
+    db: Database,
+    cfg: Config,
+    clock: Clock,
+    *,
+    hooks: Sequence[EventHook] | None = None,
+    batch: int = BATCH,
+) -> int:
+    """Dispatch undispatched events in order; returns how many were dispatched.
+
+    ``hooks`` (default: ``default_hooks``) run for every event in its transaction.
+    """
+    hooks = default_hooks(db, cfg) if hooks is None else list(dict.fromkeys(hooks))
     total = 0
     while True:
-        done, seen = _dispatch_batch(db, clock.now(), batch)
+        done, seen = _dispatch_batch(db, clock.now(), batch, hooks)
         total += done
         if seen < batch or not done:  # a batch that only failed waits for the next round
             return total
 
 
-def _dispatch_batch(db: Database, now: datetime, batch: int) -> tuple[int, int]:
+def _dispatch_batch(
+    db: Database, now: datetime, batch: int, event_hooks: Sequence[EventHook]
+) -> tuple[int, int]:
     done = 0
     with db.write() as session:
         query = select(Event).where(Event.dispatched_at.is_(None)).order_by(Event.id).limit(batch)
@@ -72,11 +84,17 @@ def _dispatch_batch(db: Database, now: datetime, batch: int) -> tuple[int, int]:
         pending = list(session.scalars(query))
         hooks = list(session.scalars(select(Webhook).where(Webhook.enabled.is_(True))))
         for event in pending:
-            done += _dispatch_one(session, event, hooks, now)
+            done += _dispatch_one(session, event, hooks, event_hooks, now)
     return done, len(pending)
 
 
-def _dispatch_one(session: Session, event: Event, hooks: list[Webhook], now: datetime) -> int:
+def _dispatch_one(
+    session: Session,
+    event: Event,
+    hooks: list[Webhook],
+    event_hooks: Sequence[EventHook],
+    now: datetime,
+) -> int:
     """Claim and fan out one event inside a savepoint; 0 when someone else had it or it failed."""
     try:
         with session.begin_nested():
@@ -92,7 +110,7 @@ def _dispatch_one(session: Session, event: Event, hooks: list[Webhook], now: dat
             for hook in hooks:
                 if matches(hook, event):
                     session.add(_webhook_delivery(event, hook, body, now))
-            for fn in list(_event_hooks):
+            for fn in event_hooks:
                 fn(session, event, now)
             session.flush()
     except Exception:
@@ -103,7 +121,7 @@ def _dispatch_one(session: Session, event: Event, hooks: list[Webhook], now: dat
 
 def _webhook_delivery(event: Event, hook: Webhook, body: bytes, now: datetime) -> Delivery:
     return Delivery(
-        kind="webhook",
+        kind=DeliveryKind.WEBHOOK,
         msg_id=event.msg_id,  # the event's webhook-id: the same at every receiver and retry
         event_id=event.id,
         event_type=event.type,
@@ -111,7 +129,7 @@ def _webhook_delivery(event: Event, hook: Webhook, body: bytes, now: datetime) -
         url=hook.url,
         body=body,
         headers={},
-        status="pending",
+        status=DeliveryStatus.PENDING,
         attempts=0,
         next_attempt_at=now,
         created_at=now,

@@ -1,25 +1,27 @@
-"""Scheduler jobs for webhooks: sync ``[[webhooks]]`` at start, then dispatch + send every tick."""
+"""The notification work the scheduler runs each tick. Each round only calls services, and a
+failure is logged and left to the next round (nothing is lost)."""
 
 from __future__ import annotations
 
 import logging
 
-from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN, SchedulerEvent
-from apscheduler.schedulers.background import BackgroundScheduler
-
 from feedsvc.clock import Clock
 from feedsvc.config import Config
 from feedsvc.net import OutboundClient
-from feedsvc.notify.delivery import make_client, process_due
+from feedsvc.notify import websub
+from feedsvc.notify.delivery import process_due
 from feedsvc.notify.webhooks import WebhookError, sync_config_webhooks
-from feedsvc.scheduler import register_jobs
 from feedsvc.storage.db import Database
+from feedsvc.storage.leases import OWNER, acquire_lease
 
 log = logging.getLogger("feedsvc.notify")
 
+VERIFY_INTERVAL = 1.0
+EXPIRE_INTERVAL = 60.0
+
 
 def delivery_round(db: Database, cfg: Config, clock: Clock, client: OutboundClient) -> None:
-    """One tick; a failure is logged and the next tick tries again (nothing is lost)."""
+    """Dispatch new events and send what is due."""
     try:
         process_due(db, cfg, clock, client)
     except Exception:
@@ -36,24 +38,23 @@ def sync_once(db: Database, cfg: Config, clock: Clock) -> None:
     log.info("config webhooks synced", extra={"count": count})
 
 
-@register_jobs
-def add_delivery_jobs(
-    scheduler: BackgroundScheduler, db: Database, cfg: Config, clock: Clock
-) -> None:
-    sync_once(db, cfg, clock)
-    client = make_client(cfg)  # one client (and its connection pool) for the scheduler's life
+def verify_job(db: Database, cfg: Config, clock: Clock) -> None:
+    """Verify due requests; the lease keeps instances from contending (rows are claimed too)."""
+    try:
+        now = clock.now()
+        if not acquire_lease(db, "websub:verify", OWNER, now, VERIFY_INTERVAL * 0.8):
+            return
+        if websub.has_due(db, now):
+            with websub.make_verify_client(cfg) as client:
+                websub.verify_pending(db, cfg, clock, client)
+    except Exception:
+        log.exception("websub verification round failed", extra={"job": "websub-verify"})
 
-    def close_client(_event: SchedulerEvent) -> None:
-        client.close()
 
-    scheduler.add_listener(close_client, EVENT_SCHEDULER_SHUTDOWN)
-    scheduler.add_job(
-        delivery_round,
-        "interval",
-        seconds=max(cfg.delivery.poll_interval, 0.1),
-        args=(db, cfg, clock, client),
-        id="deliveries",
-        next_run_time=clock.now(),
-        max_instances=1,
-        coalesce=True,
-    )
+def expire_job(db: Database, clock: Clock) -> None:
+    try:
+        now = clock.now()
+        if acquire_lease(db, "websub:expire", OWNER, now, EXPIRE_INTERVAL * 0.8):
+            websub.expire_leases(db, now)
+    except Exception:
+        log.exception("websub lease expiry failed", extra={"job": "websub-expire"})

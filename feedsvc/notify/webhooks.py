@@ -11,14 +11,16 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from feedsvc.config import EVENT_TYPES, Config
-from feedsvc.notify.signing import SecretError, generate_secret, secret_key
-from feedsvc.storage import posts
+from feedsvc.content.text import slugify
+from feedsvc.kinds import DeliveryStatus, WebhookOrigin
+from feedsvc.signing import SecretError, generate_secret, secret_key
 from feedsvc.storage.db import Database
 from feedsvc.storage.models import Delivery, Webhook
+from feedsvc.timefmt import rfc3339, rfc3339_or_none
 
 log = logging.getLogger("feedsvc.webhooks")
 
-CONFIG, API = "config", "api"
+CONFIG, API = WebhookOrigin.CONFIG, WebhookOrigin.API
 SYNC_LOCK_KEY = 0x7765_6268_6F6F_6B73  # "webhooks"
 
 
@@ -65,7 +67,7 @@ def check_events(events: Iterable[str]) -> list[str]:
 
 def check_categories(categories: Iterable[str]) -> list[str]:
     """Category filters are matched on slugs: "Machine Learning" and "machine-learning" agree."""
-    slugs = [posts.slugify(c) for c in categories]
+    slugs = [slugify(c) for c in categories]
     if any(not s for s in slugs):
         raise WebhookError("categories", "a category must not be empty")
     return list(dict.fromkeys(slugs))
@@ -152,8 +154,10 @@ def cancel_pending(session: Session, webhook_id: int, reason: str) -> None:
     """Pending deliveries of a removed or disabled subscription will not be sent."""
     session.execute(
         update(Delivery)
-        .where(Delivery.webhook_id == webhook_id, Delivery.status == "pending")
-        .values(status="cancelled", last_error=reason, claimed_by=None, claimed_until=None)
+        .where(Delivery.webhook_id == webhook_id, Delivery.status == DeliveryStatus.PENDING)
+        .values(
+            status=DeliveryStatus.CANCELLED, last_error=reason, claimed_by=None, claimed_until=None
+        )
     )
 
 
@@ -202,7 +206,7 @@ def webhook_json(hook: Webhook) -> dict[str, object]:
         "enabled": hook.enabled,
         "disabled_reason": hook.disabled_reason,
         "origin": hook.origin,
-        "created_at": hook.created_at.isoformat().replace("+00:00", "Z"),
+        "created_at": rfc3339(hook.created_at),
     }
 
 
@@ -221,10 +225,8 @@ def list_deliveries(
 
 def delivery_json(row: Delivery) -> dict[str, object]:
     """A delivery as the API and ``deliveries list --json`` show it (not its body)."""
-
-    def iso(when: datetime | None) -> str | None:
-        return when.isoformat().replace("+00:00", "Z") if when else None
-
+    iso = rfc3339_or_none
+    pending = row.status == DeliveryStatus.PENDING
     return {
         "id": row.id,
         "kind": row.kind,
@@ -235,7 +237,7 @@ def delivery_json(row: Delivery) -> dict[str, object]:
         "url": row.url,
         "status": row.status,
         "attempts": row.attempts,
-        "next_attempt_at": iso(row.next_attempt_at) if row.status == "pending" else None,
+        "next_attempt_at": iso(row.next_attempt_at) if pending else None,
         "last_attempt_at": iso(row.last_attempt_at),
         "last_status_code": row.last_status_code,
         "last_error": row.last_error,

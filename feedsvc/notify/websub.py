@@ -2,14 +2,11 @@
 
 Subscription requests are checked and queued (``request_subscription``); verification of intent
 happens later in a job (``verify_pending``), so the 202 never depends on its outcome (§5.1.2).
-Leases expire (``expire_leases``). Each post change enqueues one content distribution per active
-subscriber of every feed it touched (``distribute``); the delivery sender does the POSTs.
+Leases expire (``expire_leases``). Content distribution is in ``notify/distribution.py``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import secrets
 from collections.abc import Mapping
@@ -23,18 +20,19 @@ from sqlalchemy.orm import Session
 from feedsvc.clock import Clock
 from feedsvc.config import Config
 from feedsvc.feeds import service as feeds
-from feedsvc.net import BlockedDestination, FetchError, OutboundClient
+from feedsvc.kinds import DeliveryStatus, HubMode
+from feedsvc.net import BlockedDestination, FetchError, OutboundClient, make_client
 from feedsvc.storage.db import Database
-from feedsvc.storage.events import new_msg_id
-from feedsvc.storage.models import Delivery, Event, WebSubPending, WebSubSubscription
+from feedsvc.storage.models import Delivery, WebSubPending, WebSubSubscription
 
 log = logging.getLogger("feedsvc.websub")
 
-MODES = ("subscribe", "unsubscribe")
+MODES = tuple(HubMode)
 MIN_LEASE_SECONDS = 60
 MAX_SECRET_BYTES = 200  # §5.1: hub.secret MUST be less than 200 bytes
 MAX_URL_LENGTH = 2048
 MAX_PENDING = 10_000  # requests waiting for verification; more are refused with 503
+VERIFY_MAX_BYTES = 65_536  # a verification answer is the challenge: small
 VERIFY_BATCH = 50
 VERIFY_RETRIES = (5.0, 30.0, 120.0)  # after a network failure only; a wrong answer is final
 CLAIM_SLACK_SECONDS = 30.0
@@ -42,6 +40,17 @@ CLAIM_SLACK_SECONDS = 30.0
 
 class HubRequestError(ValueError):
     """A subscription request the hub refuses with 400; the message is the plain-text reason."""
+
+
+class HubBusy(Exception):
+    """Too many requests wait for verification: the hub refuses more for now (503)."""
+
+
+def make_verify_client(cfg: Config) -> OutboundClient:
+    """Verification and denial GETs: guarded like every request, no redirects (§5.3.1)."""
+    return make_client(
+        cfg, timeout=cfg.delivery.timeout, max_bytes=VERIFY_MAX_BYTES, max_redirects=0
+    )
 
 
 @dataclass(frozen=True)
@@ -95,22 +104,20 @@ def parse_request(cfg: Config, form: Mapping[str, str]) -> HubRequest:
     if secret is not None and len(secret.encode("utf-8")) >= MAX_SECRET_BYTES:
         raise HubRequestError(f"hub.secret must be less than {MAX_SECRET_BYTES} bytes")
     # §5.1: hub.lease_seconds MAY come with an unsubscription and MUST then be ignored
-    lease = _lease(cfg, form.get("hub.lease_seconds")) if mode == "subscribe" else 0
+    lease = _lease(cfg, form.get("hub.lease_seconds")) if mode == HubMode.SUBSCRIBE else 0
     return HubRequest(mode, topic, callback, secret, lease)
 
 
-def request_subscription(
-    db: Database, cfg: Config, form: Mapping[str, str], now: datetime
-) -> tuple[int, str]:
-    """Validate and queue a (un)subscription request: (202, note) or (4xx/503, plain reason)."""
-    try:
-        req = parse_request(cfg, form)
-    except HubRequestError as exc:
-        return 400, str(exc)
+def request_subscription(db: Database, cfg: Config, form: Mapping[str, str], now: datetime) -> str:
+    """Validate and queue a (un)subscription request; returns a note for the 202.
+
+    :raises HubRequestError: a bad request. :raises HubBusy: too many wait for verification.
+    """
+    req = parse_request(cfg, form)
     with db.write() as session:
         waiting = session.scalar(select(func.count()).select_from(WebSubPending)) or 0
         if waiting >= MAX_PENDING:
-            return 503, "too many requests are waiting for verification; try again later"
+            raise HubBusy("too many requests are waiting for verification; try again later")
         # §5.1: each request overrides the previous one for the same topic and callback
         session.execute(
             delete(WebSubPending).where(
@@ -122,7 +129,7 @@ def request_subscription(
         row.next_attempt_at = row.created_at = now
         session.add(row)
     log.info("websub request queued", extra={"mode": req.mode, "url": req.callback})
-    return 202, f"{req.mode} request accepted: the hub will verify intent at the callback"
+    return f"{req.mode} request accepted: the hub will verify intent at the callback"
 
 
 def _origin(parts: SplitResult) -> tuple[str, str | None, int | None]:
@@ -209,7 +216,7 @@ def _claim(db: Database, cfg: Config, pending: WebSubPending, now: datetime) -> 
 def _handle(
     db: Database, cfg: Config, clock: Clock, client: OutboundClient, pending: WebSubPending
 ) -> None:
-    if pending.mode == "subscribe":
+    if pending.mode == HubMode.SUBSCRIBE:
         canonical = _known_topic(db, cfg, pending.topic)
         if canonical is None:
             _deny(client, pending, "the topic is not a feed of this site")
@@ -236,7 +243,7 @@ def _ask_callback(client: OutboundClient, pending: WebSubPending) -> bool | None
     """
     challenge = secrets.token_urlsafe(32)  # §8.2: random and single-use
     params = {"hub.mode": pending.mode, "hub.topic": pending.topic, "hub.challenge": challenge}
-    if pending.mode == "subscribe":
+    if pending.mode == HubMode.SUBSCRIBE:
         params["hub.lease_seconds"] = str(pending.lease_seconds)  # §5.3: MUST for subscribe
     extra = {"url": pending.callback, "mode": pending.mode}
     try:
@@ -272,7 +279,7 @@ def _apply(db: Database, pending: WebSubPending, topic: str, sent_at: datetime) 
             WebSubSubscription.topic == topic, WebSubSubscription.callback == pending.callback
         )
         sub = session.scalar(query)
-        if pending.mode == "unsubscribe":
+        if pending.mode == HubMode.UNSUBSCRIBE:
             if sub is not None:
                 _drop_subscriptions(session, [sub.id], sent_at)
             return
@@ -312,8 +319,8 @@ def _drop_subscriptions(session: Session, ids: list[int], now: datetime) -> None
         return
     session.execute(
         update(Delivery)
-        .where(Delivery.subscription_id.in_(ids), Delivery.status == "pending")
-        .values(status="cancelled", updated_at=now)
+        .where(Delivery.subscription_id.in_(ids), Delivery.status == DeliveryStatus.PENDING)
+        .values(status=DeliveryStatus.CANCELLED, updated_at=now)
     )
     session.execute(delete(WebSubSubscription).where(WebSubSubscription.id.in_(ids)))
 
@@ -327,77 +334,3 @@ def expire_leases(db: Database, now: datetime) -> int:
     if ids:
         log.info("websub leases expired", extra={"count": len(ids)})
     return len(ids)
-
-
-def signature(secret: str, body: bytes) -> str:
-    """§7.1: ``X-Hub-Signature: sha256=<hex HMAC of the body keyed with hub.secret>``."""
-    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-
-
-def distribution_headers(
-    cfg: Config, topic: str, built: feeds.BuiltFeed, secret: str | None
-) -> dict[str, str]:
-    """§7: the topic's Content-Type and one Link header with rel=hub and rel=self; §7.1: the
-    X-Hub-Signature when the subscriber gave a hub.secret."""
-    headers = {
-        "Content-Type": built.content_type,
-        "Link": f'<{feeds.hub_url(cfg)}>; rel="hub", <{topic}>; rel="self"',
-    }
-    if secret:
-        headers["X-Hub-Signature"] = signature(secret, built.body)
-    return headers
-
-
-def _delivery(
-    url: str, body: bytes, headers: dict[str, str], event: Event, now: datetime, sub_id: int | None
-) -> Delivery:
-    """One POST for the delivery sender (it retries, and drops the subscription on a 410): a
-    distribution to a subscriber (``websub``) or a publish ping to an external hub."""
-    kind = "websub" if sub_id is not None else "hub-ping"
-    return Delivery(
-        kind=kind, msg_id=new_msg_id(), event_id=event.id, event_type=event.type,
-        subscription_id=sub_id, url=url, body=body, headers=headers, status="pending",
-        attempts=0, next_attempt_at=now, created_at=now, updated_at=now,
-    )  # fmt: skip
-
-
-def distribute(session: Session, db: Database, cfg: Config, event: Event, now: datetime) -> int:
-    """Enqueue content distribution (§7) for every feed the event changed; returns the count.
-
-    Runs in the dispatcher's transaction; the feed is built from committed data (the post
-    change was committed with its event), once per topic whatever the number of subscribers.
-    """
-    keys = feeds.feed_keys_for_post(event.payload)
-    keys += feeds.feed_keys_for_scopes(event.scopes_left or ())  # feeds the post just left
-    topics = {feeds.topic_for(cfg, key): key for key in keys}
-    query = (
-        select(WebSubSubscription)
-        .where(WebSubSubscription.topic.in_(list(topics)), WebSubSubscription.expires_at > now)
-        .order_by(WebSubSubscription.id)
-    )
-    by_topic: dict[str, list[WebSubSubscription]] = {}
-    for sub in session.scalars(query):
-        by_topic.setdefault(sub.topic, []).append(sub)
-    count = 0
-    for topic, subs in by_topic.items():
-        built = feeds.build_feed(db, cfg, topics[topic], 1)
-        if built is None:  # the feed is gone (its last post left): nothing to send
-            continue
-        for sub in subs:
-            headers = distribution_headers(cfg, topic, built, sub.secret)
-            session.add(_delivery(sub.callback, built.body, headers, event, now, sub.id))
-            count += 1
-    _ping_external_hubs(session, cfg, list(topics), event, now)
-    return count
-
-
-def _ping_external_hubs(
-    session: Session, cfg: Config, topics: list[str], event: Event, now: datetime
-) -> None:
-    """§6 leaves publishing open; common hubs take ``hub.mode=publish&hub.url=<topic>``.
-    Queued as deliveries so the sender POSTs them, with retries, after this transaction."""
-    headers = {"Content-Type": "application/x-www-form-urlencoded"}
-    for hub in cfg.websub.external_hubs:
-        for topic in topics:
-            body = urlencode({"hub.mode": "publish", "hub.url": topic}).encode("ascii")
-            session.add(_delivery(hub, body, headers, event, now, None))

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from feedsvc import __version__
 from feedsvc.clock import Clock
 from feedsvc.config import Config, SourceConfig
-from feedsvc.net import BlockedDestination, FetchError, OutboundClient, OutboundPolicy
-from feedsvc.sources.ingest import IngestReport, ItemFailed
-from feedsvc.sources.model import ItemError, SourceItem
+from feedsvc.kinds import SourceStatus
+from feedsvc.net import BlockedDestination, FetchError, OutboundClient, make_client
+from feedsvc.sources.report import IngestReport, ItemError, apply_reported
 from feedsvc.sources.upstream import FetchResult, RetryLater, fetch_feed, parse_feed
 from feedsvc.storage import sources as source_store
 from feedsvc.storage.db import Database
@@ -20,21 +18,6 @@ from feedsvc.storage.db import Database
 log = logging.getLogger("feedsvc.upstream")
 
 MAX_BACKOFF = 86400.0
-ApplyOne = Callable[[Database, Config, str, SourceItem, datetime], str]
-
-
-def user_agent(cfg: Config) -> str:
-    """Names feedsvc and the site polling, so upstream operators know whom to ask."""
-    return cfg.network.user_agent or f"feedsvc/{__version__} (+{cfg.site.base_url})"
-
-
-def outbound_client(cfg: Config, timeout: float, max_bytes: int = 5_000_000) -> OutboundClient:
-    return OutboundClient(
-        OutboundPolicy(allow_private_networks=cfg.network.allow_private_networks),
-        timeout=timeout,
-        max_bytes=max_bytes,
-        user_agent=user_agent(cfg),
-    )
 
 
 @dataclass(frozen=True)
@@ -60,17 +43,16 @@ def ingest_feed(
     source: SourceConfig,
     clock: Clock,
     report: IngestReport,
-    apply_one: ApplyOne,
 ) -> None:
     """One poll of an upstream feed; entries that left its window are kept (feeds are windows)."""
     now = clock.now()
     with db.read() as session:
         state = source_store.get_state(session, source.name, source.kind)
         etag, modified = state.http_etag, state.http_last_modified
-    with outbound_client(cfg, source.timeout, source.max_file_bytes) as client:
+    with make_client(cfg, timeout=source.timeout, max_bytes=source.max_file_bytes) as client:
         outcome = _poll(client, source, etag, modified, now)
         if outcome.status == "ok":
-            _apply_entries(db, cfg, source, outcome, clock, report, apply_one)
+            _apply_entries(db, cfg, source, outcome, clock, report)
     if outcome.error:
         report.fail(ItemError(source.name, source.url, outcome.error))
     _save_state(db, source, outcome, now)
@@ -109,7 +91,6 @@ def _apply_entries(
     outcome: PollOutcome,
     clock: Clock,
     report: IngestReport,
-    apply_one: ApplyOne,
 ) -> None:
     result = outcome.result
     assert result is not None
@@ -122,10 +103,7 @@ def _apply_entries(
     for error in errors:
         report.fail(error)
     for item in items:
-        try:
-            report.count(apply_one(db, cfg, source.name, item, clock.now()))
-        except ItemFailed as exc:
-            report.fail(exc.error)
+        apply_reported(db, cfg, source.name, item, clock.now(), report)
 
 
 def _save_state(db: Database, source: SourceConfig, outcome: PollOutcome, now: datetime) -> None:
@@ -137,7 +115,7 @@ def _save_state(db: Database, source: SourceConfig, outcome: PollOutcome, now: d
             delay = backoff_delay(source.interval, state.consecutive_failures)
             state.backoff_until = now + timedelta(seconds=delay)
             state.next_run_at = state.backoff_until
-            state.status = "backoff"
+            state.status = SourceStatus.BACKOFF
             state.last_error = outcome.error
             log.warning(
                 "upstream poll failed; backing off",
@@ -149,5 +127,6 @@ def _save_state(db: Database, source: SourceConfig, outcome: PollOutcome, now: d
         )
         state.backoff_until = outcome.next_run_at if outcome.status == "deferred" else None
         state.next_run_at = outcome.next_run_at
-        state.status = "deferred" if outcome.status == "deferred" else "ok"
+        deferred = outcome.status == "deferred"
+        state.status = SourceStatus.DEFERRED if deferred else SourceStatus.OK
         state.last_error = outcome.error

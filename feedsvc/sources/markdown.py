@@ -14,12 +14,12 @@ from typing import Any
 import yaml
 
 from feedsvc import urls
-from feedsvc.content.markdown import render_markdown
-from feedsvc.content.text import strip_control_chars
-from feedsvc.sources.model import ItemError, SourceItem
+from feedsvc.content.markdown import RENDER_VERSION, render_markdown
+from feedsvc.content.text import slugify, strip_control_chars
+from feedsvc.posts.model import SourceItem
+from feedsvc.sources.report import ItemError
 
 SUFFIXES = (".md", ".markdown")
-RENDER_VERSION = "1"  # bump when rendering changes, so every file is re-rendered once
 
 
 class ItemProblem(Exception):
@@ -120,7 +120,8 @@ def parse_file(
         title=_title(meta, body, key),
         content_html=html,
         content_hash=digest,
-        slug=_opt_str(meta, "slug") or default_slug(key),
+        slug=_slug(meta),
+        default_slug=default_slug(key),
         markdown=body,
         summary=_opt_str(meta, "summary"),
         published=_date(meta, "date"),
@@ -158,9 +159,16 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
     return {str(k).lower(): v for k, v in meta.items()}, body
 
 
-def default_slug(key: str) -> str:
-    from feedsvc.storage.posts import slugify
+def _slug(meta: Mapping[str, Any]) -> str | None:
+    """An explicit ``slug:``: used as given, so it must already be one (no ``../x``)."""
+    slug = _opt_str(meta, "slug")
+    if slug is not None and slugify(slug) != slug:
+        hint = f"e.g. {slugify(slug)!r}" if slugify(slug) else "letters, digits and dashes"
+        raise ItemProblem(f"slug: {slug[:80]!r} is not a valid slug ({hint})")
+    return slug
 
+
+def default_slug(key: str) -> str:
     path = PurePosixPath(key)
     stem = path.parent.name if path.stem.lower() in ("index", "readme") else path.stem
     return slugify(stem) or hashlib.sha256(key.encode()).hexdigest()[:12]

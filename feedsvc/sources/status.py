@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from feedsvc.config import Config
+from feedsvc.kinds import SourceStatus
 from feedsvc.storage import sources as source_store
 from feedsvc.storage.db import Database
-
-
-def _iso(dt: datetime | None) -> str | None:
-    return dt.isoformat().replace("+00:00", "Z") if dt else None
+from feedsvc.timefmt import rfc3339_or_none as _iso
 
 
 def source_statuses(db: Database, cfg: Config) -> list[dict[str, Any]]:
@@ -39,7 +36,7 @@ def source_statuses(db: Database, cfg: Config) -> list[dict[str, Any]]:
                     "name": src.name,
                     "kind": src.kind,
                     "interval": src.interval,
-                    "status": state.status if state else "idle",
+                    "status": state.status if state else SourceStatus.IDLE,
                     "last_run": last,
                     "next_run": _iso(state.next_run_at) if state else None,
                     "backoff_until": _iso(state.backoff_until) if state else None,

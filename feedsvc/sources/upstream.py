@@ -11,7 +11,6 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import Any, Literal
 from urllib.parse import urljoin
@@ -24,7 +23,9 @@ from defusedxml import DefusedXmlException
 from feedsvc.content.sanitize import sanitize_html
 from feedsvc.content.text import collapse_whitespace, strip_control_chars
 from feedsvc.net import FetchError, OutboundClient
-from feedsvc.sources.model import ItemError, SourceItem
+from feedsvc.posts.model import SourceItem
+from feedsvc.sources.report import ItemError
+from feedsvc.timefmt import parse_http_date, parse_rfc3339, retry_after
 
 ACCEPT = (
     "application/atom+xml, application/rss+xml, application/feed+json, "
@@ -73,7 +74,8 @@ def fetch_feed(
     response = client.request("GET", url, headers=headers)
     status, got = response.status, response.headers
     if status in (429, 503):
-        retry_at = _retry_at(got.get("Retry-After"), now)
+        delay = retry_after(got.get("Retry-After"), now)
+        retry_at = now + timedelta(seconds=delay) if delay is not None else None
         when = f", retry at {retry_at.isoformat()}" if retry_at else ""
         raise RetryLater(url, f"HTTP {status} {_PHRASES.get(status, '')}{when}", retry_at)
     if status != 304 and not 200 <= status < 300:
@@ -91,22 +93,6 @@ def fetch_feed(
     )
 
 
-def _http_date(value: str) -> datetime | None:
-    try:
-        parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _retry_at(value: str | None, now: datetime) -> datetime | None:
-    """RFC 9110 §10.2.3: Retry-After is delay-seconds or an HTTP-date."""
-    value = (value or "").strip()
-    if value.isdigit():
-        return now + timedelta(seconds=int(value))
-    return _http_date(value) if value else None
-
-
 def _fresh_until(headers: Mapping[str, str], now: datetime) -> datetime | None:
     """RFC 9111 §4.2.1: max-age wins over Expires; Expires is taken relative to Date."""
     cache_control = headers.get("Cache-Control", "")
@@ -117,10 +103,10 @@ def _fresh_until(headers: Mapping[str, str], now: datetime) -> datetime | None:
     if match:
         lifetime = timedelta(seconds=int(match.group(1)) - age)
     else:
-        expires = _http_date(headers.get("Expires", ""))
+        expires = parse_http_date(headers.get("Expires"))
         if expires is None:
             return None
-        lifetime = expires - (_http_date(headers.get("Date", "")) or now)
+        lifetime = expires - (parse_http_date(headers.get("Date")) or now)
     return now + lifetime if lifetime > timedelta(0) else None
 
 
@@ -320,20 +306,12 @@ def _json_entry(item: Mapping[str, Any], url: str, feed_author: str | None) -> _
         title=text("title") or "",
         content_html=content_html,
         summary=summary if summary and summary != _html_to_text(content_html) else None,
-        published=_rfc3339(text("date_published")),
-        updated=_rfc3339(text("date_modified")),
+        published=parse_rfc3339(text("date_published"), lenient=True),
+        updated=parse_rfc3339(text("date_modified"), lenient=True),
         categories=tuple(t for t in tags if isinstance(t, str)),
         author=_json_author(item) or feed_author,
         base=link or url,
     )
-
-
-def _rfc3339(value: str | None) -> datetime | None:
-    try:
-        parsed = datetime.fromisoformat((value or "").strip())
-    except ValueError:
-        return None
-    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 # neutral entry -> SourceItem

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from feedsvc.storage.db import Database, DatabaseUnavailable
 from feedsvc.storage.models import ContentState
 
 
@@ -17,3 +19,12 @@ def bump(session: Session) -> None:
 
 def current(session: Session) -> int:
     return session.scalar(select(ContentState.version).where(ContentState.id == 1)) or 0
+
+
+def read_version(db: Database) -> int:
+    """The current version in a session of its own; DatabaseUnavailable when it cannot be read."""
+    try:
+        with db.read() as session:
+            return current(session)
+    except SQLAlchemyError as exc:
+        raise DatabaseUnavailable(str(exc)) from exc

@@ -13,6 +13,10 @@ from sqlalchemy.orm import Session, sessionmaker
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
+class DatabaseUnavailable(Exception):
+    """The database could not answer (down, locked past the timeout, unreachable)."""
+
+
 def normalize_url(url: str) -> str:
     """Use psycopg 3 for PostgreSQL whatever driver the URL names (or none)."""
     parsed = make_url(url)

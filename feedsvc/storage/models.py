@@ -251,7 +251,7 @@ class Delivery(Base):
     body: Mapped[bytes] = mapped_column(LargeBinary)
     headers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # sent as they are
     status: Mapped[str] = mapped_column(String(20), default="pending")
-    # pending -> succeeded | dead | cancelled ("delivering" while claimed)
+    # pending -> succeeded | dead | cancelled (a claimed row stays pending, with a claim)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

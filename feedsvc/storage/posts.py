@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -13,23 +11,16 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from feedsvc import urls
+from feedsvc.content.text import slugify
+from feedsvc.kinds import ScopeKind
 from feedsvc.storage.models import Category, Post, Tag, post_categories, post_tags
-
-_SLUG_STRIP = re.compile(r"[^\w\s-]", re.UNICODE)
-_SLUG_DASH = re.compile(r"[\s_-]+", re.UNICODE)
+from feedsvc.timefmt import rfc3339
 
 
-def slugify(value: str) -> str:
-    """A URL slug that keeps letters of every script ("深度学习" stays readable)."""
-    value = unicodedata.normalize("NFKC", value).lower()
-    value = _SLUG_STRIP.sub("", value)
-    return _SLUG_DASH.sub("-", value).strip("-")[:200]
-
-
-def tag_uri(host: str, first_seen: datetime, source: str, key: str) -> str:
-    """RFC 4151 tag URI: stable forever once minted (the date is the day first seen)."""
-    specific = quote(f"{source}/{key}", safe="/-._~!$&'()*+,;=:@")
-    return f"tag:{host},{first_seen:%Y-%m-%d}:{specific}"
+def tag_uri(base_url: str, first_seen: datetime, source: str, key: str) -> str:
+    """A post's id: an RFC 4151 tag URI dated the day it was first seen, stable forever."""
+    specific = quote(f"{source}/{key}", safe=urls.TAG_SAFE)
+    return urls.tag_uri(urls.host_of(base_url), f"{first_seen:%Y-%m-%d}", specific)
 
 
 def get_by_key(session: Session, source: str, key: str) -> Post | None:
@@ -50,11 +41,15 @@ def stamps_for_source(session: Session, source: str) -> dict[str, tuple[int | No
     return {key: (mtime, size) for key, mtime, size in rows}
 
 
-def live_keys(session: Session, source: str) -> set[str]:
-    rows = session.scalars(
-        select(Post.external_key).where(Post.source == source, Post.removed.is_(False))
+def due_ids(session: Session, now: datetime) -> list[int]:
+    """Posts waiting only for their date (not draft, not removed, not yet visible)."""
+    query = select(Post.id).where(
+        Post.visible.is_(False),
+        Post.draft.is_(False),
+        Post.removed.is_(False),
+        Post.published <= now,
     )
-    return set(rows)
+    return list(session.scalars(query))
 
 
 def _terms(session: Session, model: type[Category] | type[Tag], names: Iterable[str]) -> list[Any]:
@@ -97,8 +92,8 @@ def snapshot(post: Post, base_url: str) -> dict[str, Any]:
         "author": post.author,
         "categories": [c.name for c in post.categories],
         "tags": [t.name for t in post.tags],
-        "published": post.published.isoformat().replace("+00:00", "Z"),
-        "updated": post.updated.isoformat().replace("+00:00", "Z"),
+        "published": rfc3339(post.published),
+        "updated": rfc3339(post.updated),
         "source": post.source,
         "draft": post.draft,
     }
@@ -112,11 +107,11 @@ def visible_query(kind: str | None = None, slug: str | None = None) -> Select[An
 
 def in_scope(query: Select[Any], kind: str | None, slug: str | None) -> Select[Any]:
     """``query`` narrowed to one category, tag or author (``kind`` None: the whole site)."""
-    if kind == "categories":
+    if kind == ScopeKind.CATEGORIES:
         return query.join(post_categories).join(Category).where(Category.slug == slug)
-    if kind == "tags":
+    if kind == ScopeKind.TAGS:
         return query.join(post_tags).join(Tag).where(Tag.slug == slug)
-    if kind == "authors":
+    if kind == ScopeKind.AUTHORS:
         return query.where(Post.author_slug == slug)
     return query
 
@@ -133,11 +128,11 @@ def page_of(
 
 def term_name(session: Session, kind: str, slug: str) -> str | None:
     """The display name of a category/tag/author slug, or None when it does not exist."""
-    if kind == "categories":
+    if kind == ScopeKind.CATEGORIES:
         return session.scalar(select(Category.name).where(Category.slug == slug))
-    if kind == "tags":
+    if kind == ScopeKind.TAGS:
         return session.scalar(select(Tag.name).where(Tag.slug == slug))
-    if kind == "authors":
+    if kind == ScopeKind.AUTHORS:
         return session.scalar(select(Post.author).where(Post.author_slug == slug).limit(1))
     return None
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, jsonify, request, url_for
-from werkzeug.exceptions import BadRequest, Conflict, NotFound
+from werkzeug.exceptions import Conflict, NotFound
 
-from feedsvc.notify import delivery, webhooks
-from feedsvc.web.api_posts import ValidationFailed, json_body
+from feedsvc.notify import delivery, replay, webhooks
+from feedsvc.web.args import ValidationFailed, json_body, positive_int_arg
 from feedsvc.web.auth import api_blueprint
 from feedsvc.web.state import state
 
@@ -47,13 +47,6 @@ def _validated(body: dict[str, Any]) -> dict[str, Any]:
     if errors:
         raise ValidationFailed(errors)
     return values
-
-
-def _int_arg(name: str, default: int, maximum: int | None = None) -> int:
-    value = request.args.get(name, str(default))
-    if not value.isdigit() or not 1 <= int(value) <= (maximum or 10**9):
-        raise BadRequest(f"{name} must be an integer from 1 to {maximum or 10**9}")
-    return int(value)
 
 
 @bp.post("/webhooks")
@@ -113,7 +106,7 @@ def list_deliveries() -> Response:
     status = request.args.get("status") or None
     if status is not None and status not in delivery.STATUSES:
         raise ValidationFailed({"status": f"must be one of {', '.join(delivery.STATUSES)}"})
-    page, per_page = _int_arg("page", 1), _int_arg("per_page", 50, MAX_PER_PAGE)
+    page, per_page = positive_int_arg("page", 1), positive_int_arg("per_page", 50, MAX_PER_PAGE)
     rows, total = webhooks.list_deliveries(state().db, status, page, per_page)
     return jsonify(
         deliveries=[webhooks.delivery_json(r) for r in rows],
@@ -128,8 +121,8 @@ def list_deliveries() -> Response:
 def retry_delivery(delivery_id: int) -> Response:
     """Queue a delivery again now, attempts reset, same ``webhook-id``."""
     try:
-        row = delivery.replay(state().db, delivery_id, now=state().clock.now())
-    except delivery.ReplayRefused as exc:
+        row = replay.replay(state().db, delivery_id, now=state().clock.now())
+    except replay.ReplayRefused as exc:
         raise Conflict(str(exc)) from None
     if row is None:
         raise NotFound(f"no delivery with id {delivery_id}")
@@ -138,4 +131,4 @@ def retry_delivery(delivery_id: int) -> Response:
 
 @bp.post("/deliveries/retry-dead")
 def retry_dead() -> Response:
-    return jsonify(retried=delivery.replay_dead(state().db, now=state().clock.now()))
+    return jsonify(retried=replay.replay_dead(state().db, now=state().clock.now()))

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Callable
-from functools import wraps
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import (
@@ -24,7 +22,6 @@ log = logging.getLogger("feedsvc.api")
 API_PREFIX = "/api/v1"
 REALM = 'Bearer realm="feedsvc"'
 DISABLED = "admin API disabled: set [admin] token or FEEDSVC_ADMIN_TOKEN"
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def error(status: int, message: str, **extra: Any) -> tuple[Response, int]:
@@ -49,16 +46,6 @@ def check_admin() -> tuple[Response, int] | None:
         resp.headers["WWW-Authenticate"] = REALM
         return resp, status
     return None
-
-
-def require_admin(view: F) -> F:
-    """Decorator form of check_admin, for admin views outside an api_blueprint."""
-
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return check_admin() or view(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def too_large_message() -> str:

@@ -16,10 +16,9 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask, Response
-from sqlalchemy.exc import SQLAlchemyError
 
 from feedsvc.storage import content_state
-from feedsvc.storage.db import Database
+from feedsvc.storage.db import DatabaseUnavailable
 from feedsvc.web import conditional
 from feedsvc.web.state import AppState, state
 
@@ -132,7 +131,7 @@ class RepresentationCache:
                 return
             try:
                 version: int | None = self._read_version()
-            except SQLAlchemyError:
+            except DatabaseUnavailable:
                 log.warning("content version check failed; serving cached feeds", exc_info=True)
                 version = self._version
             self._next_check = self._monotonic() + self._interval
@@ -182,20 +181,12 @@ class RepresentationCache:
                 self._entries.popitem(last=False)
 
 
-def version_reader(db: Database) -> Callable[[], int]:
-    def read() -> int:
-        with db.read() as session:
-            return content_state.current(session)
-
-    return read
-
-
 def cache_for(app_state: AppState) -> RepresentationCache:
     """The process's cache for this app (created on first use)."""
     cache = app_state.caches.get("representations")
     if cache is None:
         cache = app_state.caches.setdefault(
-            "representations", RepresentationCache(version_reader(app_state.db))
+            "representations", RepresentationCache(lambda: content_state.read_version(app_state.db))
         )
     return cache  # type: ignore[no-any-return]
 

@@ -26,5 +26,10 @@ def hub() -> Response:
     except RequestEntityTooLarge:
         return _text(413, too_large_message())
     app = state()
-    status, message = websub.request_subscription(app.db, app.cfg, form, app.clock.now())
-    return _text(status, message)
+    try:
+        note = websub.request_subscription(app.db, app.cfg, form, app.clock.now())
+    except websub.HubRequestError as exc:
+        return _text(400, str(exc))
+    except websub.HubBusy as exc:
+        return _text(503, str(exc))
+    return _text(202, note)

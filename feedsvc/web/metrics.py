@@ -5,16 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from flask import Response
-from sqlalchemy import case, func, select
-from sqlalchemy.orm import Session
 
-from feedsvc.storage import content_state
-from feedsvc.storage.models import Delivery, Post, SourceState
+from feedsvc.storage.stats import Stats, read_stats
 from feedsvc.web.state import state
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-POST_STATES = ("visible", "draft", "scheduled", "removed")
-DELIVERY_STATUSES = ("pending", "delivering", "succeeded", "dead", "cancelled")
 
 Sample = tuple[Mapping[str, str], float]
 
@@ -41,60 +36,36 @@ def gauge(name: str, help_: str, samples: Iterable[Sample]) -> list[str]:
     return lines
 
 
-def post_counts(session: Session) -> dict[str, int]:
-    """Posts by state: visible, draft, scheduled (waiting for their date), removed."""
-    state_ = case(
-        (Post.removed.is_(True), "removed"),
-        (Post.draft.is_(True), "draft"),
-        (Post.visible.is_(True), "visible"),
-        else_="scheduled",
-    )
-    counts = dict.fromkeys(POST_STATES, 0)
-    for name, count in session.execute(select(state_, func.count()).group_by(state_)):
-        counts[name] = int(count)
-    return counts
-
-
-def delivery_counts(session: Session) -> dict[str, int]:
-    counts = dict.fromkeys(DELIVERY_STATUSES, 0)
-    query = select(Delivery.status, func.count()).group_by(Delivery.status)
-    for status, count in session.execute(query):
-        counts[status] = int(count)
-    return counts
-
-
-def exposition(session: Session) -> str:
+def exposition(stats: Stats) -> str:
     """The whole scrape body."""
-    sources = list(session.scalars(select(SourceState).order_by(SourceState.name)))
     lines = gauge(
         "feedsvc_posts",
         "Posts by state.",
-        (({"state": k}, v) for k, v in post_counts(session).items()),
+        (({"state": k}, v) for k, v in stats.posts.items()),
     )
     lines += gauge(
         "feedsvc_content_version",
         "Counter bumped by every change to what feeds show.",
-        [({}, content_state.current(session))],
+        [({}, stats.content_version)],
     )
     lines += gauge(
         "feedsvc_source_last_run_timestamp_seconds",
         "When each source was last ingested (Unix time).",
-        (({"source": s.name}, s.last_run_at.timestamp()) for s in sources if s.last_run_at),
+        (({"source": s.name}, s.last_run_at) for s in stats.sources if s.last_run_at is not None),
     )
     lines += gauge(
         "feedsvc_source_consecutive_failures",
         "Failed runs in a row per source.",
-        (({"source": s.name}, s.consecutive_failures or 0) for s in sources),
+        (({"source": s.name}, s.consecutive_failures) for s in stats.sources),
     )
     lines += gauge(
         "feedsvc_deliveries",
         "Webhook and WebSub deliveries by status.",
-        (({"status": k}, v) for k, v in delivery_counts(session).items()),
+        (({"status": k}, v) for k, v in stats.deliveries.items()),
     )
     return "\n".join(lines) + "\n"
 
 
 def metrics() -> Response:
-    with state().db.read() as session:
-        body = exposition(session)
+    body = exposition(read_stats(state().db))
     return Response(body, content_type=CONTENT_TYPE, headers={"Cache-Control": "no-store"})

@@ -10,19 +10,13 @@ from werkzeug.exceptions import HTTPException
 
 from feedsvc import urls
 from feedsvc.config import Config
-from feedsvc.feeds import service
-from feedsvc.storage import posts
-from feedsvc.storage.models import Post
+from feedsvc.feeds import service, views
+from feedsvc.feeds.builder import MEDIA_TYPES
 from feedsvc.web.feedcache import Prepared, cache_for, url_key
 from feedsvc.web.feeds import page_number
 from feedsvc.web.state import AppState, state
 
 HTML = "text/html; charset=utf-8"
-FEED_TYPES = {
-    "atom": "application/atom+xml",
-    "rss": "application/rss+xml",
-    "json": "application/feed+json",
-}
 FEED_NAMES = {"atom": "Atom", "rss": "RSS", "json": "JSON Feed"}
 PAGE_WINDOW = 2  # page numbers shown either side of the current one
 
@@ -31,32 +25,12 @@ def feed_links(cfg: Config, kind: str | None, slug: str | None, title: str) -> l
     """The <link rel="alternate"> autodiscovery entries for one scope's feeds."""
     return [
         {
-            "type": FEED_TYPES[fmt],
+            "type": MEDIA_TYPES[fmt],
             "title": f"{title} ({FEED_NAMES[fmt]})",
             "href": service.topic_for(cfg, service.FeedKey(fmt, kind, slug)),
         }
         for fmt in urls.FORMATS
     ]
-
-
-def term_links(cfg: Config, kind: str, terms: list[Any]) -> list[dict[str, str]]:
-    base = cfg.site.base_url
-    return [
-        {"name": t.name, "href": urls.absolute(base, service.list_path(kind, t.slug))}
-        for t in terms
-    ]
-
-
-def post_entry(cfg: Config, post: Post) -> dict[str, Any]:
-    """What the list template shows of one post (plain values: the session closes first)."""
-    return {
-        "title": post.title,
-        "href": urls.absolute(cfg.site.base_url, urls.post_path(post.slug)),
-        "summary": post.summary,
-        "categories": term_links(cfg, "categories", post.categories),
-        "date": f"{post.published:%Y-%m-%d}",
-        "datetime": post.published.isoformat(),
-    }
 
 
 def pagination(base: str, page: int, last: int) -> dict[str, Any]:
@@ -81,54 +55,42 @@ def prepare_list(
 ) -> Prepared | None:
     """The rendered list page for a scope, or None (unknown scope, page out of range)."""
     cfg = app_state.cfg
-    with app_state.db.read() as session:
-        name = posts.term_name(session, kind, slug or "") if kind else None
-        if kind and name is None:
-            return None
-        rows, total = posts.page_of(session, kind, slug, page, cfg.feeds.page_size)
-        last = service.last_page(total, cfg.feeds.page_size)
-        if page > last:
-            return None
-        entries = [post_entry(cfg, p) for p in rows]
-        changed = service.last_change(session, kind, slug)
-    base = urls.absolute(cfg.site.base_url, service.list_path(kind, slug))
-    heading = cfg.site.title if name is None else f"{cfg.site.title} - {name}"
+    view = views.list_view(app_state.db, cfg, kind, slug, page)
+    if view is None:
+        return None
+    base = urls.absolute(cfg.site.base_url, urls.list_path(kind, slug))
+    heading = cfg.site.title if view.name is None else f"{cfg.site.title} - {view.name}"
     html = render_template(
         "list.html",
         site=cfg.site,
-        heading=name,
+        heading=view.name,
         kind=kind,
         feeds=feed_links(cfg, kind, slug, heading),
-        entries=entries,
-        pager=pagination(base, page, last),
+        entries=view.entries,
+        pager=pagination(base, page, view.last),
         canonical=urls.with_page(base, page),
     )
-    return Prepared(html.encode(), HTML, changed, cfg.feeds.cache_max_age, [])
+    return Prepared(html.encode(), HTML, view.changed, cfg.feeds.cache_max_age, [])
 
 
 def prepare_post(app_state: AppState, slug: str) -> Prepared | None:
     """The rendered page of one visible post, or None."""
     cfg = app_state.cfg
-    base = cfg.site.base_url
-    with app_state.db.read() as session:
-        post = posts.get_by_slug(session, slug)
-        if post is None or not post.visible:
-            return None
-        html = render_template(
-            "post.html",
-            site=cfg.site,
-            post=post,
-            content=Markup(post.content_html),  # sanitised at ingest
-            categories=term_links(cfg, "categories", post.categories),
-            tags=term_links(cfg, "tags", post.tags),
-            author_href=urls.absolute(base, service.list_path("authors", post.author_slug))
-            if post.author_slug
-            else None,
-            feeds=feed_links(cfg, None, None, cfg.site.title),
-            canonical=urls.absolute(base, urls.post_path(post.slug)),
-        )
-        updated = post.updated
-    return Prepared(html.encode(), HTML, updated, cfg.feeds.cache_max_age, [])
+    post = views.post_view(app_state.db, cfg, slug)
+    if post is None:
+        return None
+    html = render_template(
+        "post.html",
+        site=cfg.site,
+        post=post,
+        content=Markup(post.content_html),  # sanitised at ingest
+        categories=post.categories,
+        tags=post.tags,
+        author_href=post.author_href,
+        feeds=feed_links(cfg, None, None, cfg.site.title),
+        canonical=post.href,
+    )
+    return Prepared(html.encode(), HTML, post.updated, cfg.feeds.cache_max_age, [])
 
 
 def list_page(kind: str | None = None, slug: str | None = None) -> Response:

@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from feedsvc import create_app
+from feedsvc.app import create_app
+from feedsvc.posts.document import FIELDS
 from feedsvc.storage.models import Event
-from feedsvc.web.api_posts import FIELDS
 from feedsvc.web.state import state
 from tests.conftest import ADMIN_MAX_BODY, ADMIN_TOKEN, make_config
 

@@ -252,7 +252,7 @@ def test_scoped_feeds(client, site, fmt, path, keys, title):
 
 
 def test_full_content_off_leaves_content_out(tmp_path, posts_dir, clock, add_post):
-    from feedsvc import create_app
+    from feedsvc.app import create_app
     from feedsvc.web.state import state
 
     cfg = make_config(tmp_path, feeds={"full_content": False})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
-from feedsvc.storage import sources as source_store
+from feedsvc.storage import leases
 from tests.conftest import T0
 
 
@@ -15,7 +15,7 @@ def test_one_winner_among_threads(db):
 
     def contend(i: int) -> None:
         barrier.wait()
-        if source_store.acquire_lease(db, "job", f"w{i}", T0, 30):
+        if leases.acquire_lease(db, "job", f"w{i}", T0, 30):
             winners.append(i)
 
     threads = [threading.Thread(target=contend, args=(i,)) for i in range(6)]
@@ -27,9 +27,9 @@ def test_one_winner_among_threads(db):
 
 
 def test_lease_expires_and_release_frees_it(db):
-    assert source_store.acquire_lease(db, "job", "a", T0, 30)
-    assert source_store.acquire_lease(db, "job", "a", T0, 30)  # the holder renews
-    assert not source_store.acquire_lease(db, "job", "b", T0 + timedelta(seconds=29), 30)
-    assert source_store.acquire_lease(db, "job", "b", T0 + timedelta(seconds=31), 30)
-    source_store.release_lease(db, "job", "b")
-    assert source_store.acquire_lease(db, "job", "c", T0, 30)
+    assert leases.acquire_lease(db, "job", "a", T0, 30)
+    assert leases.acquire_lease(db, "job", "a", T0, 30)  # the holder renews
+    assert not leases.acquire_lease(db, "job", "b", T0 + timedelta(seconds=29), 30)
+    assert leases.acquire_lease(db, "job", "b", T0 + timedelta(seconds=31), 30)
+    leases.release_lease(db, "job", "b")
+    assert leases.acquire_lease(db, "job", "c", T0, 30)

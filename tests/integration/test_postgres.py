@@ -9,10 +9,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, text
 
-from feedsvc.sources.ingest import UNCHANGED, ItemFailed, apply_item, apply_one, ingest_source
-from feedsvc.sources.model import SourceItem
-from feedsvc.storage import content_state
-from feedsvc.storage import sources as source_store
+from feedsvc.kinds import Outcome
+from feedsvc.posts.errors import ItemFailed
+from feedsvc.posts.model import SourceItem
+from feedsvc.posts.store import apply_item, apply_one
+from feedsvc.sources.ingest import ingest_source
+from feedsvc.sources.report import IngestReport, apply_reported
+from feedsvc.storage import content_state, leases
 from feedsvc.storage.db import Database
 from feedsvc.storage.migrate import current_revision, head_revision, upgrade
 from feedsvc.storage.models import Event, Post
@@ -56,7 +59,7 @@ def test_only_one_of_many_contenders_gets_a_lease(tmp_path, pg_schema_url):
 
     def contend(i: int) -> None:
         barrier.wait()
-        if source_store.acquire_lease(db, "source:x", f"worker-{i}", T0, 60):
+        if leases.acquire_lease(db, "source:x", f"worker-{i}", T0, 60):
             winners.append(f"worker-{i}")
 
     threads = [threading.Thread(target=contend, args=(i,)) for i in range(8)]
@@ -66,8 +69,8 @@ def test_only_one_of_many_contenders_gets_a_lease(tmp_path, pg_schema_url):
         t.join()
     assert len(winners) == 1
     # after expiry another owner can take it; before, nobody else can
-    assert not source_store.acquire_lease(db, "source:x", "late", T0 + timedelta(seconds=59), 60)
-    assert source_store.acquire_lease(db, "source:x", "late", T0 + timedelta(seconds=61), 60)
+    assert not leases.acquire_lease(db, "source:x", "late", T0 + timedelta(seconds=59), 60)
+    assert leases.acquire_lease(db, "source:x", "late", T0 + timedelta(seconds=61), 60)
     db.dispose()
 
 
@@ -101,7 +104,7 @@ def test_a_concurrent_pass_storing_the_same_new_post_first_is_no_error(
                 time.sleep(0.02)
             assert conn.execute(text(waiting)).scalar() >= 1, "the second insert never waited"
     thread.join(10)
-    assert outcome == [UNCHANGED]
+    assert outcome == [Outcome.UNCHANGED]
     with db.read() as s:
         assert s.scalar(select(func.count()).select_from(Post)) == 1
         assert [e.type for e in s.scalars(select(Event))] == ["post.published"]
@@ -120,9 +123,13 @@ def test_an_item_the_database_refuses_is_an_error_and_the_rest_is_stored(
     good = SourceItem(external_key="ok", title="好", content_html="<p>y</p>", content_hash="g")
     with pytest.raises(ItemFailed) as failed:
         apply_one(db, cfg, "posts", bad, clock.now())
-    error = failed.value.error
+    assert str(failed.value).startswith("could not be stored: ")
+    report = IngestReport("posts")
+    apply_reported(db, cfg, "posts", bad, clock.now(), report)  # what a pass does with it
+    [error] = report.errors
     assert (error.source, error.item) == ("posts", "guid\x00nul")
     assert error.reason.startswith("could not be stored: ")
+    assert report.failed == 1
     assert apply_one(db, cfg, "posts", good, clock.now()) == "new"
     with db.read() as s:
         assert s.scalars(select(Post.external_key)).all() == ["ok"]

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from feedsvc.net import BlockedDestination, FetchError, OutboundClient, OutboundPolicy
-from feedsvc.sources.model import ItemError, SourceItem
+from feedsvc.posts.model import SourceItem
+from feedsvc.sources.report import ItemError
 from feedsvc.sources.upstream import ACCEPT, RetryLater, fetch_feed, parse_feed
 from tests.httpserver import Reply, ScriptedServer
 

@@ -18,8 +18,8 @@ from sqlalchemy import select
 
 from feedsvc.clock import FixedClock
 from feedsvc.config import Config, ConfigError
-from feedsvc.notify.signing import generate_secret, secret_key
 from feedsvc.notify.webhooks import WebhookError, list_webhooks, sync_config_webhooks
+from feedsvc.signing import generate_secret, secret_key
 from feedsvc.storage.db import Database
 from feedsvc.storage.migrate import upgrade
 from feedsvc.storage.models import Delivery, Webhook
@@ -37,7 +37,7 @@ def cfg(tmp_path: Path, posts_dir: Path) -> Config:
 
 @pytest.fixture
 def client(cfg: Config, clock: FixedClock) -> Iterator:
-    from feedsvc import create_app
+    from feedsvc.app import create_app
 
     app = create_app(cfg, clock=clock)
     yield app.test_client()
@@ -104,7 +104,7 @@ def add_delivery(
     ],
 )
 def test_api_needs_the_admin_token(tmp_path, posts_dir, clock, token, headers, status):
-    from feedsvc import create_app
+    from feedsvc.app import create_app
 
     app = create_app(make_config(tmp_path, admin={"token": token}), clock=clock)
     try:
@@ -255,7 +255,7 @@ def test_replay_refuses_deliveries_whose_subscriber_is_gone(client, clock):
 
 
 def test_api_refuses_to_delete_a_config_webhook(tmp_path, posts_dir, clock):
-    from feedsvc import create_app
+    from feedsvc.app import create_app
 
     cfg = make_config(
         tmp_path, admin={"token": TOKEN}, webhooks=[{"url": "https://cfg.example/hook"}]
@@ -438,7 +438,7 @@ def test_cli_enables_a_config_webhook_disabled_by_410(config_file, tmp_path):
 
 
 def test_retry_is_due_at_once(cfg, db, clock):
-    from feedsvc.notify.delivery import replay
+    from feedsvc.notify.replay import replay
 
     row_id = add_delivery(db, "dead")
     clock.advance(minutes=5)

@@ -22,20 +22,15 @@ from standardwebhooks.webhooks import Webhook as Verifier
 
 from feedsvc.clock import FixedClock
 from feedsvc.config import Config
-from feedsvc.notify import dispatch
-from feedsvc.notify.delivery import (
-    claim_ttl,
-    parse_retry_after,
-    process_due,
-    replay,
-    replay_dead,
-    retry_delay,
-)
+from feedsvc.notify.claims import claim_ttl
+from feedsvc.notify.delivery import process_due, retry_delay
+from feedsvc.notify.replay import replay, replay_dead
 from feedsvc.notify.webhooks import add_webhook
 from feedsvc.sources.ingest import ingest_source
 from feedsvc.storage.db import Database
 from feedsvc.storage.migrate import upgrade
 from feedsvc.storage.models import Delivery, Event, Webhook, WebSubSubscription
+from feedsvc.timefmt import retry_after
 from tests import httpserver
 from tests.conftest import T0, make_config
 from tests.httpserver import RecordedRequest, Reply, ScriptedServer
@@ -56,12 +51,6 @@ def delivery_config(tmp_path: Path, **overrides: object) -> Config:
 @pytest.fixture
 def cfg(tmp_path: Path, posts_dir: Path) -> Config:
     return delivery_config(tmp_path)
-
-
-@pytest.fixture(autouse=True)
-def no_foreign_event_hooks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hooks registered by other modules (WebSub) stay out of these tests."""
-    monkeypatch.setattr(dispatch, "_event_hooks", [])
 
 
 @pytest.fixture
@@ -285,8 +274,8 @@ def test_retry_after_pushes_the_next_attempt(cfg, db, clock, server):
         (None, None),
     ],
 )
-def test_parse_retry_after(header, expected):
-    assert parse_retry_after(header, T0) == expected
+def test_retry_after(header, expected):
+    assert retry_after(header, T0) == expected
 
 
 @pytest.mark.parametrize(
@@ -560,12 +549,10 @@ def test_event_hooks_run_in_the_dispatch_transaction(cfg, db, clock, server):
             )
         )
 
-    dispatch.register_event_hook(extra)
-    dispatch.register_event_hook(extra)  # registering twice calls it once
     publish(cfg, db, clock, "ok", title="fine")
     publish(cfg, db, clock, "bad", title="boom")
 
-    process_due(db, cfg, clock)
+    process_due(db, cfg, clock, hooks=[extra, extra])  # listed twice, called once
 
     assert seen == ["post.published", "post.published"]
     assert [r.url for r in deliveries(db)] == [server.url("/extra")]
@@ -578,8 +565,8 @@ def test_event_hooks_run_in_the_dispatch_transaction(cfg, db, clock, server):
 
 
 def test_the_scheduler_syncs_config_webhooks_and_delivers(tmp_path, posts_dir, server):
-    from feedsvc.notify.signing import generate_secret
     from feedsvc.scheduler import build_scheduler
+    from feedsvc.signing import generate_secret
 
     secret = generate_secret()
     server.route("/hook", Reply(200))

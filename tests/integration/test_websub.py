@@ -18,19 +18,15 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from feedsvc import create_app
+from feedsvc.app import create_app
 from feedsvc.clock import FixedClock
 from feedsvc.config import Config
 from feedsvc.notify import websub
-from feedsvc.notify.delivery import ReplayRefused, process_due, replay, replay_dead
+from feedsvc.notify.delivery import process_due
 from feedsvc.notify.dispatch import dispatch
-from feedsvc.notify.websub_jobs import (
-    disable_distribution,
-    enable_distribution,
-    expire_job,
-    make_verify_client,
-    verify_job,
-)
+from feedsvc.notify.jobs import expire_job, verify_job
+from feedsvc.notify.replay import ReplayRefused, replay, replay_dead
+from feedsvc.notify.websub import make_verify_client
 from feedsvc.scheduler import build_scheduler
 from feedsvc.sources.ingest import ingest_source
 from feedsvc.storage.db import Database
@@ -54,10 +50,8 @@ def cfg(tmp_path: Path, posts_dir: Path) -> Config:
 
 
 @pytest.fixture
-def hub_db(db: Database, cfg: Config) -> Iterator[Database]:
-    enable_distribution(db, cfg)
-    yield db
-    disable_distribution(db)
+def hub_db(db: Database, cfg: Config) -> Database:
+    return db  # WebSub distribution is wired into every dispatch
 
 
 @pytest.fixture
@@ -398,7 +392,7 @@ def test_a_dead_distribution_is_replayed_only_while_its_subscription_lasts(hub_d
 def test_new_post_is_distributed_to_subscribers(client, hub_db, cfg, clock, server, posts_dir):
     write_post(posts_dir, "a.md", "第一篇")
     ingest(hub_db, cfg, clock)
-    dispatch(hub_db, clock)  # events from before anyone subscribed
+    dispatch(hub_db, cfg, clock)  # events from before anyone subscribed
     server.route("/atom", echo)
     server.route("/json", echo)
     ask(client, "subscribe", SITE_ATOM, server.url("/atom"), secret="k3y")
@@ -436,7 +430,7 @@ def test_a_post_leaving_a_category_is_distributed_to_its_subscribers(
     write_post(posts_dir, "a.md", "第一篇")
     write_post(posts_dir, "b.md", "第二篇", day=2)
     ingest(hub_db, cfg, clock)
-    dispatch(hub_db, clock)
+    dispatch(hub_db, cfg, clock)
     server.route("/json", echo)
     ask(client, "subscribe", PYTHON_JSON, server.url("/json"))
     verify(hub_db, cfg, clock)
@@ -459,7 +453,6 @@ def test_a_post_leaving_a_category_is_distributed_to_its_subscribers(
 def test_external_hubs_are_pinged_on_change(hub_db, cfg, clock, server, posts_dir):
     server.route("/ext-hub", Reply(204))
     cfg = replace(cfg, websub=replace(cfg.websub, external_hubs=(server.url("/ext-hub"),)))
-    enable_distribution(hub_db, cfg)  # rebinds this database to the config with the hub
     write_post(posts_dir, "a.md", "第一篇")
     ingest(hub_db, cfg, clock)
     process_due(hub_db, cfg, clock)

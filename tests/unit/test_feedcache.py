@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy.exc import OperationalError
 
+from feedsvc.storage import content_state
+from feedsvc.storage.db import Database, DatabaseUnavailable
 from feedsvc.web.feedcache import FastPath, Prepared, RepresentationCache
 
 LM = datetime(2026, 1, 11, 1, 30, tzinfo=UTC)
@@ -30,7 +31,7 @@ class Versions:
     def __call__(self) -> int:
         self.reads += 1
         if self.fail:
-            raise OperationalError("SELECT version", {}, Exception("database is locked"))
+            raise DatabaseUnavailable("database is locked")
         return self.value
 
 
@@ -137,3 +138,12 @@ def test_fast_path_answers_only_cached_urls(parts):
     assert fast({**environ, "QUERY_STRING": "page=2"}, start_response) == [b"flask"]
     assert fast({**environ, "REQUEST_METHOD": "POST"}, start_response) == [b"flask"]
     assert seen == ["GET", "POST"]
+
+
+def test_the_version_reader_turns_a_database_error_into_database_unavailable(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'empty.db'}")  # no schema: no content_state table
+    try:
+        with pytest.raises(DatabaseUnavailable, match="content_state"):
+            content_state.read_version(db)
+    finally:
+        db.dispose()

@@ -1,8 +1,8 @@
-"""Values that sources hand to the ingest service."""
+"""The value every source hands to the post service."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 
@@ -12,7 +12,9 @@ class SourceItem:
 
     ``content_html`` is already sanitised; text fields are already free of control characters.
     ``published``/``updated`` are aware UTC datetimes, or None when the source does not know
-    (the ingest service then uses the time the item was first seen).
+    (the post service then uses the time the item was first seen). ``slug`` is an explicit
+    slug (front matter, API); ``default_slug`` the base to derive one from when there is none
+    (a file name), else the title is.
     """
 
     external_key: str
@@ -20,6 +22,7 @@ class SourceItem:
     content_html: str
     content_hash: str
     slug: str | None = None
+    default_slug: str | None = None
     markdown: str | None = None
     summary: str | None = None
     published: datetime | None = None
@@ -33,25 +36,3 @@ class SourceItem:
     # markdown files: the stat seen when read, for stat-first incremental passes
     file_mtime_ns: int | None = None
     file_size: int | None = None
-
-
-@dataclass(frozen=True)
-class ItemError:
-    """A per-item failure: names the source, the item and the reason."""
-
-    source: str
-    item: str
-    reason: str
-
-
-@dataclass
-class SourceScan:
-    """What one pass over a source produced."""
-
-    items: list[SourceItem] = field(default_factory=list)
-    errors: list[ItemError] = field(default_factory=list)
-    # keys the source still knows but did not re-read (unchanged, stat-first): not removed
-    unchanged_keys: set[str] = field(default_factory=set)
-    # True when the scan saw the whole source, so absent keys mean "removed" (markdown dir);
-    # False for windows such as upstream feeds, where absence means nothing
-    complete: bool = True

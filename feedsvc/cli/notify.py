@@ -7,8 +7,9 @@ import json
 import sys
 from typing import Any
 
-from feedsvc.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, extend, open_db
+from feedsvc.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, open_db
 from feedsvc.config import EVENT_TYPES, Config
+from feedsvc.kinds import DeliveryStatus
 
 
 def cmd_webhooks_add(args: argparse.Namespace, cfg: Config) -> int:
@@ -109,7 +110,7 @@ def _delivery_line(d: dict[str, Any]) -> str:
 
 
 def cmd_deliveries_retry(args: argparse.Namespace, cfg: Config) -> int:
-    from feedsvc.notify.delivery import ReplayRefused, replay, replay_dead
+    from feedsvc.notify.replay import ReplayRefused, replay, replay_dead
 
     if (args.id is None) == (not args.dead):
         print("feedsvc: deliveries retry: give a delivery ID or --dead", file=sys.stderr)
@@ -130,7 +131,6 @@ def cmd_deliveries_retry(args: argparse.Namespace, cfg: Config) -> int:
     return EXIT_OK
 
 
-@extend
 def add_commands(sub: Any) -> None:
     p = sub.add_parser("webhooks", help="webhook subscriptions")
     hooks = p.add_subparsers(dest="webhooks_command", required=True, metavar="ACTION")
@@ -156,7 +156,7 @@ def add_commands(sub: Any) -> None:
     p = sub.add_parser("deliveries", help="webhook and WebSub deliveries")
     dels = p.add_subparsers(dest="deliveries_command", required=True, metavar="ACTION")
     ls = dels.add_parser("list", help="attempts, last status, last error, next attempt")
-    ls.add_argument("--status", choices=("pending", "succeeded", "dead", "cancelled"))
+    ls.add_argument("--status", choices=tuple(DeliveryStatus))
     ls.add_argument("--limit", type=int, default=50)
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(handler=cmd_deliveries_list)

@@ -1,46 +1,23 @@
-"""Command line: ``feedsvc [--config PATH] COMMAND`` (also ``python -m feedsvc``)."""
+"""Commands for posts and the service: ``serve``, ``scheduler``, ``ingest``, ``sources``, ``db``."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
-import os
 import signal
-import subprocess
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
-from feedsvc.config import Config, ConfigError, load_config, resolve_config_path
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-Handler = Callable[[argparse.Namespace, Config], int]
-# Other packages (notify: webhooks, deliveries) add their subcommands here.
-_extensions: list[Callable[[Any], None]] = []
-
-
-def extend(fn: Callable[[Any], None]) -> Callable[[Any], None]:
-    """Register a function that adds subcommands to the parser (called with the subparsers)."""
-    _extensions.append(fn)
-    return fn
-
-
-def open_db(cfg: Config, migrate: bool = True) -> Any:
-    from feedsvc.storage.db import Database
-    from feedsvc.storage.migrate import ensure_schema
-
-    db = Database(cfg.storage.url)
-    if migrate:
-        ensure_schema(db)
-    return db
+from feedsvc.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, open_db
+from feedsvc.config import Config
 
 
 def cmd_ingest(args: argparse.Namespace, cfg: Config) -> int:
     from feedsvc.clock import SystemClock
-    from feedsvc.sources.ingest import IngestReport, ingest_source
+    from feedsvc.sources.ingest import ingest_source
+    from feedsvc.sources.report import IngestReport
 
     names = [s.name for s in cfg.sources]
     if args.source and args.source not in names:
@@ -142,12 +119,7 @@ def cmd_serve(args: argparse.Namespace, cfg: Config) -> int:
     return serve(cfg, config_path=args.config_path, host=args.host, port=args.port)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="feedsvc", description="A self-hosted feed service.")
-    parser.add_argument("--config", help="config file (default: $FEEDSVC_CONFIG, ./feedsvc.toml)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def add_commands(sub: Any) -> None:
     p = sub.add_parser("serve", help="run the web server and the scheduler")
     p.add_argument("--host", help="override [server] host")
     p.add_argument("--port", type=int, help="override [server] port")
@@ -171,48 +143,3 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("scheduler", help="run only the scheduler (no web server)")
     p.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
     p.set_defaults(handler=cmd_scheduler)
-
-    for add in _extensions:
-        add(sub)
-    return parser
-
-
-def _load_extensions() -> None:
-    if not _extensions:
-        import feedsvc.notify.commands  # noqa: F401  (registers webhooks/deliveries commands)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        _load_extensions()
-    except ImportError:
-        pass
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # alembic logs each plugin and each migration step at INFO: noise around every command's
-    # output (``db upgrade`` prints the revision it reached); -v shows it again
-    if not args.verbose:
-        logging.getLogger("alembic").setLevel(logging.WARNING)
-    try:
-        path = resolve_config_path(args.config)
-        cfg = load_config(path)
-    except ConfigError as exc:
-        print(f"feedsvc: config error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    args.config_path = str(path.resolve()) if path else None
-    try:
-        return int(args.handler(args, cfg))
-    except KeyboardInterrupt:
-        return 130
-
-
-def spawn_scheduler(config_path: str | None) -> subprocess.Popen[bytes]:
-    """Start ``feedsvc scheduler`` as a child that exits when this process goes away."""
-    cmd = [sys.executable, "-m", "feedsvc"]
-    if config_path:
-        cmd += ["--config", config_path]
-    cmd += ["scheduler", "--parent-pid", str(os.getpid())]
-    return subprocess.Popen(cmd, cwd=Path.cwd())

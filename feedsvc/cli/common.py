@@ -1,0 +1,29 @@
+"""What every command shares: exit codes, opening the database, printing a refusal."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+from feedsvc.config import Config
+
+if TYPE_CHECKING:
+    from feedsvc.storage.db import Database
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def open_db(cfg: Config, migrate: bool = True) -> Database:
+    from feedsvc.storage.db import Database
+    from feedsvc.storage.migrate import ensure_schema
+
+    db = Database(cfg.storage.url)
+    if migrate:
+        ensure_schema(db)
+    return db
+
+
+def refuse(message: str, code: int = EXIT_USAGE) -> int:
+    """Print ``feedsvc: <message>`` on stderr and return the exit code to use."""
+    print(f"feedsvc: {message}", file=sys.stderr)
+    return code

@@ -1,0 +1,49 @@
+"""The composition root of the command line: the parser lists every command module it wires."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from feedsvc import __version__
+from feedsvc.cli import commands, notify
+from feedsvc.cli.common import EXIT_USAGE
+from feedsvc.config import ConfigError, load_config, resolve_config_path
+
+COMMAND_MODULES = (commands, notify)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="feedsvc", description="A self-hosted feed service.")
+    parser.add_argument("--version", action="version", version=f"feedsvc {__version__}")
+    parser.add_argument("--config", help="config file (default: $FEEDSVC_CONFIG, ./feedsvc.toml)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMAND_MODULES:
+        module.add_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # alembic logs each plugin and each migration step at INFO: noise around every command's
+    # output (``db upgrade`` prints the revision it reached); -v shows it again
+    if not args.verbose:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        path = resolve_config_path(args.config)
+        cfg = load_config(path)
+    except ConfigError as exc:
+        print(f"feedsvc: config error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    args.config_path = str(path.resolve()) if path else None
+    try:
+        return int(args.handler(args, cfg))
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,89 @@
+"""Time formats: RFC 3339 out and in, HTTP dates, Retry-After. One of each."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from werkzeug.http import http_date as _werkzeug_http_date
+from werkzeug.http import parse_date as _werkzeug_parse_date
+
+# RFC 3339 §5.6 date-time (a "T" or, as §5.6 NOTE allows, a space between date and time)
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+MAX_RETRY_AFTER = 86400.0  # nobody may push our next attempt further than a day
+
+
+def rfc3339(when: datetime) -> str:
+    """An aware datetime as RFC 3339 in UTC with a ``Z`` ("2026-01-11T01:30:00Z")."""
+    if when.tzinfo is None:
+        raise ValueError("timefmt: naive datetime")
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def rfc3339_or_none(when: datetime | None) -> str | None:
+    return rfc3339(when) if when is not None else None
+
+
+def parse_rfc3339(value: object, *, lenient: bool = False) -> datetime | None:
+    """An aware UTC datetime from an RFC 3339 date-time, or None when it is not one.
+
+    ``lenient`` also takes what ``datetime.fromisoformat`` reads (a date, no offset = UTC), for
+    upstream documents that bend the rule.
+    """
+    if not isinstance(value, str):
+        return None
+    text = value.strip() if lenient else value
+    if not lenient and not _RFC3339.fullmatch(text):
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
+def http_date(when: datetime) -> str:
+    """An IMF-fixdate (RFC 9110 §5.6.7), e.g. "Sun, 11 Jan 2026 01:30:00 GMT"."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return _werkzeug_http_date(when.astimezone(UTC).replace(microsecond=0))
+
+
+def parse_http_date(value: str | None) -> datetime | None:
+    """An HTTP-date (IMF-fixdate, rfc850 or asctime) as aware UTC, or None when it is not one."""
+    if not value:
+        return None
+    try:
+        parsed = _werkzeug_parse_date(value.strip())
+    except (OverflowError, ValueError):
+        return None
+    if parsed is None:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (RFC 9110 §10.2.3: delay-seconds or an
+    HTTP-date), at least 0 and at most MAX_RETRY_AFTER; None when absent or unreadable."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if value.isascii() and value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER) if len(value) < 16 else MAX_RETRY_AFTER
+    when = parse_http_date(value)
+    if when is None:
+        return None
+    return min(max(0.0, (when - now).total_seconds()), MAX_RETRY_AFTER)
+
+
+def later(now: datetime, seconds: float) -> datetime:
+    """``now`` plus ``seconds``, or the latest datetime Python holds when that overflows."""
+    try:
+        return now + timedelta(seconds=seconds)
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC)
