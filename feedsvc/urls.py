@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlsplit
+import re
+from urllib.parse import quote, urljoin, urlsplit
 
 from feedsvc.kinds import FeedFormat, ScopeKind
 
@@ -20,6 +21,44 @@ def host_of(base_url: str) -> str:
 
 # RFC 4151 §2.1: the characters a tag's specific part may hold as they are
 TAG_SAFE = "/-._~!$&'()*+,;=:@"
+MAX_URL_LENGTH = 2000
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+_UNSAFE_CHARS = re.compile(r"[\x00-\x20\x7f-\x9f\\<>\"`]")
+
+
+class UnsafeURL(ValueError):
+    """A URL feedsvc will not publish; the message is the reason (for an item error)."""
+
+
+def publishable_url(value: object, base_url: str) -> str:
+    """The one check for every URL feedsvc publishes (entry links, images, author URIs).
+
+    An absolute ``http``/``https`` URL is kept as it is; a relative reference (``/a``, ``a/b``,
+    ``//host/x`` is refused) is resolved against the site. Anything else — ``javascript:``,
+    ``data:``, ``vbscript:``, other schemes, whitespace or control characters, no host, longer
+    than MAX_URL_LENGTH — raises UnsafeURL.
+    """
+    if not isinstance(value, str) or not value:
+        raise UnsafeURL("must be a non-empty string")
+    if len(value) > MAX_URL_LENGTH:
+        raise UnsafeURL(f"must be at most {MAX_URL_LENGTH} characters")
+    if _UNSAFE_CHARS.search(value):
+        raise UnsafeURL("must not contain spaces, control characters, quotes, < > ` or \\")
+    if value.startswith("//"):
+        raise UnsafeURL("must be an absolute http or https URL, or a path on this site")
+    if _SCHEME.match(value):
+        absolute_url = value
+    else:
+        absolute_url = urljoin(base_url.rstrip("/") + "/", value)
+    try:
+        parts = urlsplit(absolute_url)
+        host = parts.hostname
+        parts.port  # noqa: B018  (raises ValueError for a port out of range)
+    except ValueError:
+        raise UnsafeURL("is not a valid URL") from None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        raise UnsafeURL("must be an absolute http or https URL, or a path on this site")
+    return absolute_url
 
 
 def tag_uri(host: str, date: str, specific: str) -> str:
