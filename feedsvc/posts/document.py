@@ -22,8 +22,8 @@ FIELDS = frozenset(
     {"title", "markdown", "html", "slug", "summary", "categories", "tags", "published",
      "updated", "author", "url", "draft", "id"}
 )  # fmt: skip
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._~:@/+=-]{1,200}")
-_URL = re.compile(r"https?://[^/?#\s]+[^\s]*", re.IGNORECASE)
 
 
 def _text(value: object, max_len: int | None = None) -> tuple[str | None, str | None]:
@@ -65,10 +65,13 @@ def _check(name: str, value: Any) -> tuple[Any, str | None]:
     if name == "slug":
         ok = isinstance(value, str) and value != "" and bool(slugify(value) == value)
         return (value, None) if ok else (None, "not a valid slug (e.g. 'my-first-post')")
-    if name == "url":
-        ok = isinstance(value, str) and bool(_URL.fullmatch(value)) and len(value) <= 2000
-        ok = ok and value == strip_control_chars(value)
-        return (value, None) if ok else (None, "must be an absolute http or https URL")
+    if name == "url":  # absolute only: a pushed document names no site to resolve against
+        if not isinstance(value, str) or not _SCHEME.match(value):
+            return None, "must be an absolute http or https URL"
+        try:
+            return urls.publishable_url(value, ""), None
+        except urls.UnsafeURL as exc:
+            return None, str(exc)
     ok = isinstance(value, str) and bool(_CLIENT_ID.fullmatch(value))  # id
     return (value, None) if ok else (None, "must be 1 to 200 of A-Z a-z 0-9 . _ ~ : @ / + = -")
 

@@ -3,6 +3,7 @@ own transaction; per-item failures are reported, never raised."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -13,12 +14,16 @@ from feedsvc.config import Config, SourceConfig
 from feedsvc.kinds import Outcome, SourceKind, SourceStatus
 from feedsvc.posts.store import publish_due, remove_by_key
 from feedsvc.sources import markdown
-from feedsvc.sources.feed_ingest import ingest_feed
+from feedsvc.sources.feed_ingest import backoff_delay, ingest_feed
 from feedsvc.sources.report import IngestReport, ItemError, apply_reported
 from feedsvc.storage import posts
 from feedsvc.storage import sources as source_store
 from feedsvc.storage.db import Database
 from feedsvc.storage.models import IngestError, IngestRun
+from feedsvc.timefmt import later
+
+log = logging.getLogger("feedsvc.ingest")
+PASS_ITEM = "(whole pass)"  # the item named by an error of the pass itself
 
 Progress = Callable[[int, int | None], None]
 
@@ -34,15 +39,33 @@ def ingest_source(
     """One pass over one source; per-item failures are reported, never raised."""
     started = time.monotonic()
     report = IngestReport(source=source.name)
-    run_id = _start_run(db, source, clock.now())
-    if source.kind == SourceKind.MARKDOWN:
-        _ingest_markdown(db, cfg, source, clock, report, progress)
-    else:
-        ingest_feed(db, cfg, source, clock, report)
-    publish_due(db, cfg, clock.now())
+    run_id: int | None = None
+    pass_error: str | None = None
+    try:
+        run_id = _start_run(db, source, clock.now())
+        if source.kind == SourceKind.MARKDOWN:
+            _ingest_markdown(db, cfg, source, clock, report, progress)
+        else:
+            ingest_feed(db, cfg, source, clock, report)
+        publish_due(db, cfg, clock.now())
+    except Exception as exc:  # the whole pass failed (database, disk): recorded, not raised
+        log.exception("ingest pass failed", extra={"source": source.name})
+        pass_error = f"ingest pass failed: {_reason(exc)}"
+        report.fail(ItemError(source.name, PASS_ITEM, pass_error))
     report.duration = time.monotonic() - started
-    _finish_run(db, run_id, source, report, clock.now())
+    try:
+        _finish_run(db, run_id, source, report, clock.now(), pass_error)
+    except Exception as exc:  # e.g. the disk is still full: the report still says so
+        log.exception("ingest run could not be recorded", extra={"source": source.name})
+        report.fail(ItemError(source.name, PASS_ITEM, f"run not recorded: {_reason(exc)}"))
     return report
+
+
+def _reason(exc: BaseException) -> str:
+    """The database's own words ("database or disk is full"), not SQLAlchemy's wrapper."""
+    inner = getattr(exc, "orig", None) or exc
+    text = " ".join(str(inner).split())[:300]
+    return f"{type(inner).__name__}: {text}" if text else type(inner).__name__
 
 
 def _ingest_markdown(
@@ -109,11 +132,18 @@ def _start_run(db: Database, source: SourceConfig, now: datetime) -> int:
 
 
 def _finish_run(
-    db: Database, run_id: int, source: SourceConfig, report: IngestReport, now: datetime
+    db: Database,
+    run_id: int | None,
+    source: SourceConfig,
+    report: IngestReport,
+    now: datetime,
+    pass_error: str | None,
 ) -> None:
     with db.write() as session:
-        run = session.get(IngestRun, run_id)
-        assert run is not None
+        run = session.get(IngestRun, run_id) if run_id is not None else None
+        if run is None:  # the pass failed before its run was recorded
+            run = IngestRun(source=source.name, started_at=now)
+            session.add(run)
         run.finished_at = now
         for key, value in report.counts().items():
             setattr(run, key, value)
@@ -124,5 +154,14 @@ def _finish_run(
         state.last_duration = report.duration
         state.last_counts = report.counts()
         state.last_error = report.errors[0].reason if report.errors else None
-        if source.kind == SourceKind.MARKDOWN:
+        if pass_error is not None:  # backs the source off like a failed upstream poll
+            state.status = SourceStatus.ERROR
+            state.consecutive_failures += 1
+            delay = backoff_delay(source.interval, state.consecutive_failures)
+            state.backoff_until = later(now, delay)
+            state.next_run_at = state.backoff_until
+            state.last_error = pass_error
+        elif source.kind == SourceKind.MARKDOWN:
             state.status = SourceStatus.ERROR if report.failed else SourceStatus.OK
+            state.consecutive_failures = 0
+            state.backoff_until = None

@@ -66,6 +66,11 @@ def scan(
             yield parse_file(key, raw, base_url=base_url, source=source, st=st)
         except ItemProblem as exc:
             yield ItemError(source=source, item=key, reason=str(exc))
+        except RecursionError:
+            yield ItemError(source=source, item=key, reason="nested too deeply to read")
+        except Exception as exc:  # one bad file never stops the others (issue 12 item 2)
+            reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+            yield ItemError(source=source, item=key, reason=f"cannot ingest: {reason}")
 
 
 def _safe_stat(root: Path, path: Path) -> os.stat_result:
@@ -129,7 +134,7 @@ def parse_file(
         categories=_str_list(meta, "categories") + _str_list(meta, "category"),
         tags=_str_list(meta, "tags"),
         author=_opt_str(meta, "author"),
-        url=_opt_str(meta, "url"),
+        url=_url(meta, "url", base_url),
         draft=_bool(meta, "draft"),
         language=_opt_str(meta, "lang") or _opt_str(meta, "language"),
         file_mtime_ns=st.st_mtime_ns if st else None,
@@ -149,14 +154,50 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
     else:
         raise ItemProblem("front matter starts with --- but is never closed")
     try:
-        meta = yaml.safe_load(block)
-    except yaml.YAMLError as exc:
-        raise ItemProblem(f"front matter is not valid YAML: {' '.join(str(exc).split())}") from exc
+        meta = yaml.load(block, Loader=_FrontMatterLoader)  # noqa: S506 (a SafeLoader)
+    except (yaml.YAMLError, ValueError, OverflowError) as exc:
+        reason = " ".join(str(exc).split())[:300]
+        raise ItemProblem(f"front matter is not valid YAML: {reason}") from exc
+    except RecursionError:
+        raise ItemProblem("front matter is nested too deeply") from None
     if meta is None:
         return {}, body
     if not isinstance(meta, dict):
         raise ItemProblem("front matter must be a mapping of keys to values")
     return {str(k).lower(): v for k, v in meta.items()}, body
+
+
+class _FrontMatterLoader(yaml.SafeLoader):
+    """SafeLoader that refuses aliases before anything is built (a billion-laughs file is a few
+    hundred bytes and expands to gigabytes the moment its value is walked), and keeps an
+    impossible timestamp (month 13, year 0) as text so that ``_date`` names the field."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            raise ItemProblem("front matter uses YAML aliases (not allowed)")
+        return super().compose_node(parent, index)
+
+    def construct_yaml_timestamp(self, node: Any) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError):
+            return self.construct_scalar(node)
+
+
+_FrontMatterLoader.add_constructor(
+    "tag:yaml.org,2002:timestamp", _FrontMatterLoader.construct_yaml_timestamp
+)
+
+
+def _url(meta: Mapping[str, Any], key: str, base_url: str) -> str | None:
+    """A front-matter URL through the one check for published URLs (relative = on this site)."""
+    value = _opt_str(meta, key)
+    if value is None:
+        return None
+    try:
+        return urls.publishable_url(value, base_url)
+    except urls.UnsafeURL as exc:
+        raise ItemProblem(f"{key}: {value[:80]!r} {exc}") from None
 
 
 def _slug(meta: Mapping[str, Any]) -> str | None:
@@ -213,7 +254,7 @@ def _bool(meta: Mapping[str, Any], key: str) -> bool:
         return value
     if isinstance(value, str) and value.lower() in ("true", "yes", "false", "no"):
         return value.lower() in ("true", "yes")
-    raise ItemProblem(f"{key}: expected true or false, got {value!r}")
+    raise ItemProblem(f"{key}: expected true or false, got {str(value)[:80]!r}")
 
 
 def _date(meta: Mapping[str, Any], key: str) -> datetime | None:
@@ -229,9 +270,12 @@ def _date(meta: Mapping[str, Any], key: str) -> datetime | None:
         try:
             parsed = datetime.fromisoformat(value.strip().replace(" ", "T", 1))
         except ValueError:
-            raise ItemProblem(f"{key}: {value!r} is not a valid date (use ISO 8601)") from None
+            raise ItemProblem(f"{key}: {value[:80]!r} is not a valid date (use ISO 8601)") from None
     else:
-        raise ItemProblem(f"{key}: {value!r} is not a valid date (use ISO 8601)")
+        raise ItemProblem(f"{key}: {str(value)[:80]!r} is not a valid date (use ISO 8601)")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # year 9999 at a negative offset, year 1 at a positive one
+        raise ItemProblem(f"{key}: {str(value)[:80]!r} is out of range in UTC") from None

@@ -20,12 +20,13 @@ import feedparser
 import nh3
 from defusedxml import DefusedXmlException
 
+from feedsvc import urls
 from feedsvc.content.sanitize import sanitize_html
 from feedsvc.content.text import collapse_whitespace, strip_control_chars
 from feedsvc.net import FetchError, OutboundClient
 from feedsvc.posts.model import SourceItem
 from feedsvc.sources.report import ItemError
-from feedsvc.timefmt import parse_http_date, parse_rfc3339, retry_after
+from feedsvc.timefmt import MAX_RETRY_AFTER, parse_http_date, parse_rfc3339, retry_after
 
 ACCEPT = (
     "application/atom+xml, application/rss+xml, application/feed+json, "
@@ -98,15 +99,17 @@ def _fresh_until(headers: Mapping[str, str], now: datetime) -> datetime | None:
     cache_control = headers.get("Cache-Control", "")
     if re.search(r"no-store|no-cache", cache_control, re.IGNORECASE):
         return None
-    age = int(headers["Age"]) if headers.get("Age", "").isdigit() else 0
+    age_text = headers.get("Age", "")
+    age = int(age_text[:16]) if age_text.isascii() and age_text.isdigit() else 0
     match = _MAX_AGE.search(cache_control)
-    if match:
-        lifetime = timedelta(seconds=int(match.group(1)) - age)
+    if match:  # an absurd max-age is clamped: nobody pushes our next poll past a day
+        lifetime = timedelta(seconds=min(int(match.group(1)[:16]), MAX_RETRY_AFTER) - age)
     else:
         expires = parse_http_date(headers.get("Expires"))
         if expires is None:
             return None
         lifetime = expires - (parse_http_date(headers.get("Date")) or now)
+    lifetime = min(lifetime, timedelta(seconds=MAX_RETRY_AFTER))
     return now + lifetime if lifetime > timedelta(0) else None
 
 
@@ -141,10 +144,18 @@ def parse_feed(
             entries, language = _xml_entries(body, url, content_type)
     except _Refused as exc:
         return [], [ItemError(source, url, f"upstream: {url}: {exc}")]
+    except Exception as exc:  # an unreadable document is the feed's error, not a traceback
+        reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+        return [], [ItemError(source, url, f"upstream: {url}: cannot read the document: {reason}")]
     items: list[SourceItem] = []
     errors: list[ItemError] = []
     for position, entry in enumerate(entries, start=1):
-        result = _source_item(entry, language, source, url, position)
+        try:
+            result = _source_item(entry, language, source, url, position)
+        except Exception as exc:  # one bad entry never stops the others (issue 12 item 2)
+            name = entry.guid or entry.link or f"#{position}"
+            reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+            result = ItemError(source, name, f"upstream: {url}: entry {name}: {reason}")
         (errors if isinstance(result, ItemError) else items).append(result)  # type: ignore[arg-type]
     return items, errors
 
@@ -213,7 +224,12 @@ def _defused_parse(document: bytes | str) -> None:
 
 
 def _struct_to_datetime(value: time.struct_time | None) -> datetime | None:
-    return datetime(*value[:6], tzinfo=UTC) if value else None  # feedparser: UTC struct_time
+    if not value:
+        return None
+    try:
+        return datetime(*value[:6], tzinfo=UTC)  # feedparser: UTC struct_time
+    except (ValueError, OverflowError, TypeError):  # year 0, month 13: treated as undated
+        return None
 
 
 def _feedparser_entry(entry: Any, feed: Any, url: str) -> _Entry:
@@ -329,13 +345,20 @@ def _source_item(
     if not title and not _html_to_text(entry.content_html):
         name = entry.guid or entry.link or f"#{position}"
         return ItemError(source, name, f"upstream: {url}: entry {name}: no title and no content")
+    link = None
+    if entry.link:
+        try:
+            link = urls.publishable_url(strip_control_chars(entry.link).strip(), url)
+        except urls.UnsafeURL as exc:
+            name = entry.guid or entry.link[:80]
+            return ItemError(source, name, f"upstream: {url}: entry {name}: link {exc}")
     content_html = sanitize_html(entry.content_html, entry.base)
     title = title or _title_from(content_html)
     summary = strip_control_chars(entry.summary).strip() if entry.summary else None
     categories, author = _clean_all(entry.categories), _clean(entry.author)
     # every field a reader sees goes into the hash, so an upstream edit is an update
     hashed = [title, content_html, summary, entry.published, entry.updated, categories, author]
-    digest = hashlib.sha256(json.dumps([*hashed, entry.link], default=str).encode("utf-8"))
+    digest = hashlib.sha256(json.dumps([*hashed, link], default=str).encode("utf-8"))
     return SourceItem(
         external_key=strip_control_chars(key).strip(),
         title=title,
@@ -346,7 +369,7 @@ def _source_item(
         updated=entry.updated,
         categories=categories,
         author=author,
-        url=entry.link,
+        url=link,
         language=language,
     )
 

@@ -6,6 +6,7 @@ from flask import Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from feedsvc.notify import websub
+from feedsvc.web.args import bound_chunked_body
 from feedsvc.web.auth import too_large_message
 from feedsvc.web.state import state
 
@@ -22,6 +23,7 @@ def hub() -> Response:
     if request.mimetype != FORM:  # §5.1: the request MUST be application/x-www-form-urlencoded
         return _text(400, f"Content-Type must be {FORM}")
     try:
+        bound_chunked_body()
         form = request.form
     except RequestEntityTooLarge:
         return _text(413, too_large_message())

@@ -21,6 +21,8 @@ MEDIA_HEADERS = {
 def asset_path(root: str, path: str) -> str | None:
     """The real file ``path`` names below ``root``, or None when it must not be served."""
     # refused: traversal, symlink escape, hidden entries, Markdown, directories, missing files
+    if "\x00" in path:  # os.path would raise ValueError (a 500): no file has such a name
+        return None
     parts = path.split("/")
     if any(not part or part.startswith(".") for part in parts):
         return None

@@ -19,6 +19,18 @@ from feedsvc.web.state import AppState, state
 HTML = "text/html; charset=utf-8"
 FEED_NAMES = {"atom": "Atom", "rss": "RSS", "json": "JSON Feed"}
 PAGE_WINDOW = 2  # page numbers shown either side of the current one
+# HTML pages (not feeds): no inline script can run even if something slipped past the sanitiser;
+# images may come from anywhere a post links them (upstream posts), nothing else from elsewhere.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' https: http:; script-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+PAGE_HEADERS = [
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "strict-origin-when-cross-origin"),
+    ("X-Frame-Options", "DENY"),
+]
 
 
 def feed_links(cfg: Config, kind: str | None, slug: str | None, title: str) -> list[dict[str, str]]:
@@ -70,7 +82,7 @@ def prepare_list(
         pager=pagination(base, page, view.last),
         canonical=urls.with_page(base, page),
     )
-    return Prepared(html.encode(), HTML, view.changed, cfg.feeds.cache_max_age, [])
+    return Prepared(html.encode(), HTML, view.changed, cfg.feeds.cache_max_age, list(PAGE_HEADERS))
 
 
 def prepare_post(app_state: AppState, slug: str) -> Prepared | None:
@@ -90,7 +102,7 @@ def prepare_post(app_state: AppState, slug: str) -> Prepared | None:
         feeds=feed_links(cfg, None, None, cfg.site.title),
         canonical=post.href,
     )
-    return Prepared(html.encode(), HTML, post.updated, cfg.feeds.cache_max_age, [])
+    return Prepared(html.encode(), HTML, post.updated, cfg.feeds.cache_max_age, list(PAGE_HEADERS))
 
 
 def list_page(kind: str | None = None, slug: str | None = None) -> Response:
@@ -120,8 +132,8 @@ def post_page(slug: str) -> Response:
     return prepared.respond(request.environ)
 
 
-def not_found(exc: HTTPException) -> tuple[str, int]:
-    """A real HTML 404 page."""
+def not_found(exc: HTTPException) -> tuple[str, int, list[tuple[str, str]]]:
+    """A real HTML 404 page (with the pages' security headers)."""
     cfg = state().cfg
     feeds = feed_links(cfg, None, None, cfg.site.title)
-    return render_template("404.html", site=cfg.site, feeds=feeds), 404
+    return render_template("404.html", site=cfg.site, feeds=feeds), 404, list(PAGE_HEADERS)
