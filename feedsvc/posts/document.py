@@ -66,12 +66,13 @@ def _check(name: str, value: Any) -> tuple[Any, str | None]:
         ok = isinstance(value, str) and value != "" and bool(slugify(value) == value)
         return (value, None) if ok else (None, "not a valid slug (e.g. 'my-first-post')")
     if name == "url":  # absolute only: a pushed document names no site to resolve against
+        reason = "must be an absolute http or https URL"  # the API's contract wording
         if not isinstance(value, str) or not _SCHEME.match(value):
-            return None, "must be an absolute http or https URL"
+            return None, reason
         try:
             return urls.publishable_url(value, ""), None
-        except urls.UnsafeURL as exc:
-            return None, str(exc)
+        except urls.UnsafeURL:
+            return None, reason
     ok = isinstance(value, str) and bool(_CLIENT_ID.fullmatch(value))  # id
     return (value, None) if ok else (None, "must be 1 to 200 of A-Z a-z 0-9 . _ ~ : @ / + = -")
 
