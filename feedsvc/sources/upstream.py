@@ -249,13 +249,13 @@ def _feedparser_entry(entry: Any, feed: Any, url: str) -> _Entry:
     # An explicit xml:base (RFC 3986 §5.1.1) governs; RSS has none, so the entry link does.
     base = (main or {}).get("base") or url
     if base == url and link:
-        base = urljoin(url, link)
+        base = _join(url, link)
     author = (entry.get("author_detail") or {}).get("name") or entry.get("author")
     author = author or (feed.get("author_detail") or {}).get("name")
     tags = entry.get("tags") or []
     return _Entry(
         guid=entry.get("id") or None,
-        link=urljoin(url, link) if link else None,
+        link=_join(url, link) if link else None,
         title=title,
         content_html=content_html,
         summary=summary_text,
@@ -266,6 +266,15 @@ def _feedparser_entry(entry: Any, feed: Any, url: str) -> _Entry:
         author=author,
         base=base,
     )
+
+
+def _join(base: str, link: str) -> str:
+    """``link`` resolved against ``base``; a link urljoin cannot read (``https://[::1``) is kept
+    as it is, so the URL check makes it that entry's error instead of the document's."""
+    try:
+        return urljoin(base, link)
+    except ValueError:
+        return link
 
 
 def _detail_html(detail: Mapping[str, Any]) -> str:
@@ -309,7 +318,7 @@ def _json_entry(item: Mapping[str, Any], url: str, feed_author: str | None) -> _
         return str(value) if isinstance(value, str | int) and not isinstance(value, bool) else None
 
     link = text("url") or text("external_url")
-    link = urljoin(url, link) if link else None
+    link = _join(url, link) if link else None
     content_html = text("content_html") or _text_to_html(text("content_text") or "")
     summary = text("summary")
     if not (text("content_html") or text("content_text")):

@@ -226,3 +226,25 @@ def test_undecodable_and_broken_files_are_item_errors(
     report = ingest_source(db, cfg, cfg.sources[0], clock)
     assert set(stored(db)) == {"ok.md"}
     assert list(errors_by_item(report)) == ["bad.md"]
+
+
+def test_unparsable_upstream_link_is_that_entrys_error() -> None:
+    from feedsvc.sources.upstream import parse_feed
+
+    doc = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "Up",
+        "items": [
+            {"id": "bad", "title": "Bad", "url": "https://[::1", "content_html": "x"},
+            {"id": "js", "title": "JS", "url": "javascript:alert(1)", "content_html": "x"},
+            {"id": "good", "title": "Good", "url": "https://up.example/g", "content_html": "y"},
+        ],
+    }
+    import json
+
+    items, errors = parse_feed(
+        json.dumps(doc).encode(), url="https://up.example/feed", content_type=None, source="up"
+    )
+    assert [i.external_key for i in items] == ["good"]
+    assert [e.item for e in errors] == ["bad", "js"]
+    assert all("link" in e.reason for e in errors)
