@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from werkzeug.http import http_date as _werkzeug_http_date
@@ -14,6 +15,7 @@ _RFC3339 = re.compile(
     r"([Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
 MAX_RETRY_AFTER = 86400.0  # nobody may push our next attempt further than a day
+_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
 
 
 def rfc3339(when: datetime) -> str:
@@ -87,3 +89,22 @@ def later(now: datetime, seconds: float) -> datetime:
         return now + timedelta(seconds=seconds)
     except OverflowError:
         return datetime.max.replace(tzinfo=UTC)
+
+
+def fresh_until(headers: Mapping[str, str], now: datetime) -> datetime | None:
+    """RFC 9111 §4.2.1: max-age wins over Expires; Expires is taken relative to Date."""
+    cache_control = headers.get("Cache-Control", "")
+    if re.search(r"no-store|no-cache", cache_control, re.IGNORECASE):
+        return None
+    age_text = headers.get("Age", "")
+    age = int(age_text[:16]) if age_text.isascii() and age_text.isdigit() else 0
+    match = _MAX_AGE.search(cache_control)
+    if match:  # an absurd max-age is clamped: nobody pushes our next poll past a day
+        lifetime = timedelta(seconds=min(int(match.group(1)[:16]), MAX_RETRY_AFTER) - age)
+    else:
+        expires = parse_http_date(headers.get("Expires"))
+        if expires is None:
+            return None
+        lifetime = expires - (parse_http_date(headers.get("Date")) or now)
+    lifetime = min(lifetime, timedelta(seconds=MAX_RETRY_AFTER))
+    return now + lifetime if lifetime > timedelta(0) else None

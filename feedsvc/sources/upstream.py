@@ -26,7 +26,7 @@ from feedsvc.content.text import collapse_whitespace, strip_control_chars
 from feedsvc.net import FetchError, OutboundClient
 from feedsvc.posts.model import SourceItem
 from feedsvc.sources.report import ItemError
-from feedsvc.timefmt import MAX_RETRY_AFTER, parse_http_date, parse_rfc3339, retry_after
+from feedsvc.timefmt import fresh_until, parse_rfc3339, retry_after
 
 ACCEPT = (
     "application/atom+xml, application/rss+xml, application/feed+json, "
@@ -38,7 +38,6 @@ _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _BLOCK_TAG = re.compile(r"<(?=/?(?:p|div|br|li|h[1-6]|tr|td|th|blockquote|pre)\b)", re.I)
 _PHRASES = {status.value: status.phrase for status in HTTPStatus}
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
-_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
 
 
 class RetryLater(FetchError):
@@ -90,27 +89,8 @@ def fetch_feed(
         final_url=response.url,
         etag=got.get("ETag") or (etag if not_modified else None),
         last_modified=got.get("Last-Modified") or (last_modified if not_modified else None),
-        fresh_until=_fresh_until(got, now),
+        fresh_until=fresh_until(got, now),
     )
-
-
-def _fresh_until(headers: Mapping[str, str], now: datetime) -> datetime | None:
-    """RFC 9111 §4.2.1: max-age wins over Expires; Expires is taken relative to Date."""
-    cache_control = headers.get("Cache-Control", "")
-    if re.search(r"no-store|no-cache", cache_control, re.IGNORECASE):
-        return None
-    age_text = headers.get("Age", "")
-    age = int(age_text[:16]) if age_text.isascii() and age_text.isdigit() else 0
-    match = _MAX_AGE.search(cache_control)
-    if match:  # an absurd max-age is clamped: nobody pushes our next poll past a day
-        lifetime = timedelta(seconds=min(int(match.group(1)[:16]), MAX_RETRY_AFTER) - age)
-    else:
-        expires = parse_http_date(headers.get("Expires"))
-        if expires is None:
-            return None
-        lifetime = expires - (parse_http_date(headers.get("Date")) or now)
-    lifetime = min(lifetime, timedelta(seconds=MAX_RETRY_AFTER))
-    return now + lifetime if lifetime > timedelta(0) else None
 
 
 @dataclass(frozen=True)
@@ -145,8 +125,7 @@ def parse_feed(
     except _Refused as exc:
         return [], [ItemError(source, url, f"upstream: {url}: {exc}")]
     except Exception as exc:  # an unreadable document is the feed's error, not a traceback
-        reason = " ".join(str(exc).split())[:300] or type(exc).__name__
-        return [], [ItemError(source, url, f"upstream: {url}: cannot read the document: {reason}")]
+        return [], [ItemError(source, url, f"upstream: {url}: unreadable document: {_why(exc)}")]
     items: list[SourceItem] = []
     errors: list[ItemError] = []
     for position, entry in enumerate(entries, start=1):
@@ -154,10 +133,13 @@ def parse_feed(
             result = _source_item(entry, language, source, url, position)
         except Exception as exc:  # one bad entry never stops the others (issue 12 item 2)
             name = entry.guid or entry.link or f"#{position}"
-            reason = " ".join(str(exc).split())[:300] or type(exc).__name__
-            result = ItemError(source, name, f"upstream: {url}: entry {name}: {reason}")
+            result = ItemError(source, name, f"upstream: {url}: entry {name}: {_why(exc)}")
         (errors if isinstance(result, ItemError) else items).append(result)  # type: ignore[arg-type]
     return items, errors
+
+
+def _why(exc: Exception) -> str:
+    return " ".join(str(exc).split())[:300] or type(exc).__name__
 
 
 class _Refused(Exception):
@@ -224,11 +206,9 @@ def _defused_parse(document: bytes | str) -> None:
 
 
 def _struct_to_datetime(value: time.struct_time | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime(*value[:6], tzinfo=UTC)  # feedparser: UTC struct_time
-    except (ValueError, OverflowError, TypeError):  # year 0, month 13: treated as undated
+    try:  # feedparser gives UTC struct_time; year 0 or month 13 is treated as undated
+        return datetime(*value[:6], tzinfo=UTC) if value else None
+    except (ValueError, OverflowError, TypeError):
         return None
 
 
@@ -269,8 +249,7 @@ def _feedparser_entry(entry: Any, feed: Any, url: str) -> _Entry:
 
 
 def _join(base: str, link: str) -> str:
-    """``link`` resolved against ``base``; a link urljoin cannot read (``https://[::1``) is kept
-    as it is, so the URL check makes it that entry's error instead of the document's."""
+    """``link`` against ``base``; one urljoin cannot read is kept (the URL check refuses it)."""
     try:
         return urljoin(base, link)
     except ValueError:
