@@ -30,13 +30,13 @@ class UnsafeURL(ValueError):
     """A URL feedsvc will not publish; the message is the reason (for an item error)."""
 
 
-def publishable_url(value: object, base_url: str) -> str:
+def publishable_url(value: object, base_url: str | None) -> str:
     """The one check for every URL feedsvc publishes (entry links, images, author URIs).
 
     An absolute ``http``/``https`` URL is kept as it is; a relative reference (``/a``, ``a/b``,
     ``//host/x`` is refused) is resolved against the site. Anything else — ``javascript:``,
     ``data:``, ``vbscript:``, other schemes, whitespace or control characters, no host, longer
-    than MAX_URL_LENGTH — raises UnsafeURL.
+    than MAX_URL_LENGTH — raises UnsafeURL. With ``base_url=None`` only absolute URLs pass.
     """
     if not isinstance(value, str) or not value:
         raise UnsafeURL("must be a non-empty string")
@@ -48,6 +48,8 @@ def publishable_url(value: object, base_url: str) -> str:
         raise UnsafeURL("must be an absolute http or https URL, or a path on this site")
     if _SCHEME.match(value):
         absolute_url = value
+    elif base_url is None:
+        raise UnsafeURL("must be an absolute http or https URL")
     else:
         absolute_url = urljoin(base_url.rstrip("/") + "/", value)
     try:

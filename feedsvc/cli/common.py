@@ -1,8 +1,7 @@
-"""What every command shares: exit codes, opening the database, printing a refusal."""
+"""What every command shares: exit codes, opening the database."""
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING
 
 from feedsvc.config import Config
@@ -21,9 +20,3 @@ def open_db(cfg: Config, migrate: bool = True) -> Database:
     if migrate:
         ensure_schema(db)
     return db
-
-
-def refuse(message: str, code: int = EXIT_USAGE) -> int:
-    """Print ``feedsvc: <message>`` on stderr and return the exit code to use."""
-    print(f"feedsvc: {message}", file=sys.stderr)
-    return code

@@ -22,7 +22,6 @@ FIELDS = frozenset(
     {"title", "markdown", "html", "slug", "summary", "categories", "tags", "published",
      "updated", "author", "url", "draft", "id"}
 )  # fmt: skip
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._~:@/+=-]{1,200}")
 
 
@@ -67,10 +66,8 @@ def _check(name: str, value: Any) -> tuple[Any, str | None]:
         return (value, None) if ok else (None, "not a valid slug (e.g. 'my-first-post')")
     if name == "url":  # absolute only: a pushed document names no site to resolve against
         reason = "must be an absolute http or https URL"  # the API's contract wording
-        if not isinstance(value, str) or not _SCHEME.match(value):
-            return None, reason
         try:
-            return urls.publishable_url(value, ""), None
+            return urls.publishable_url(value, None), None
         except urls.UnsafeURL:
             return None, reason
     ok = isinstance(value, str) and bool(_CLIENT_ID.fullmatch(value))  # id

@@ -10,7 +10,7 @@ from typing import Any
 from flask import current_app, request
 from werkzeug.exceptions import BadRequest, Conflict, RequestEntityTooLarge, UnprocessableEntity
 
-_POSITIVE = re.compile(r"[0-9]{1,9}")  # ASCII digits only: int() also takes "²" and "٣"
+_DIGITS = re.compile(r"[0-9]+")  # ASCII digits only: int() also takes "²" and "٣"
 
 
 class ValidationFailed(UnprocessableEntity):
@@ -63,9 +63,10 @@ def json_body() -> dict[str, Any]:
 
 def parse_positive_int(name: str, value: str, maximum: int) -> int:
     """``value`` as an integer from 1 to ``maximum``; BadRequest naming ``name`` otherwise."""
-    if not _POSITIVE.fullmatch(value) or not 1 <= int(value) <= maximum:
+    digits = value.lstrip("0")  # leading zeros are allowed; a 5,000-digit value is a 400 too
+    if not _DIGITS.fullmatch(value) or not digits or len(digits) > 9 or int(digits) > maximum:
         raise BadRequest(f"{name} must be an integer from 1 to {maximum}")
-    return int(value)
+    return int(digits)
 
 
 def positive_int_arg(name: str, default: int, maximum: int = 10**9 - 1) -> int:

@@ -11,6 +11,7 @@ from feedsvc.web.auth import too_large_message
 from feedsvc.web.state import state
 
 FORM = "application/x-www-form-urlencoded"
+BUSY_RETRY_AFTER = 60  # seconds: verification works through the queue at about 50 a second
 
 
 def _text(status: int, message: str) -> Response:
@@ -33,5 +34,7 @@ def hub() -> Response:
     except websub.HubRequestError as exc:
         return _text(400, str(exc))
     except websub.HubBusy as exc:
-        return _text(503, str(exc))
+        busy = _text(503, str(exc))
+        busy.headers["Retry-After"] = str(BUSY_RETRY_AFTER)  # RFC 9110 §10.2.3
+        return busy
     return _text(202, note)

@@ -296,6 +296,17 @@ def test_oversized_hub_request_is_a_plain_text_413(client, hub_db):
     assert pending(hub_db) == []
 
 
+def test_a_full_verification_queue_is_a_503_with_retry_after(client, hub_db, monkeypatch):
+    monkeypatch.setattr(websub, "MAX_PENDING", 2)  # the cap, made small: 10,000 rows is slow
+    for n in range(2):
+        assert ask(client, "subscribe", SITE_ATOM, f"http://x.test/{n}") == 202
+    form = {"hub.mode": "subscribe", "hub.topic": SITE_ATOM, "hub.callback": "http://x.test/2"}
+    response = client.post("/hub", data=form)
+    assert (response.status_code, response.mimetype) == (503, "text/plain")
+    assert int(response.headers["Retry-After"]) > 0
+    assert len(pending(hub_db)) == 2  # the refused request stored nothing
+
+
 def test_secret_of_199_bytes_and_unknown_parameters_are_accepted(client, hub_db):
     status = ask(client, "subscribe", SITE_ATOM, "http://x.test/", secret="x" * 199, verify="sync")
     assert status == 202

@@ -61,3 +61,10 @@ def test_whatever_comes_out_is_http_or_https_with_a_host(text):
     scheme, _, rest = url.partition("://")
     assert scheme.lower() in ("http", "https")
     assert rest and not rest.startswith("/")
+
+
+@pytest.mark.parametrize("relative", ["/posts/x", "img/cover.png", "?q=1"])
+def test_without_a_base_only_absolute_urls_pass(relative):
+    with pytest.raises(UnsafeURL, match="absolute"):
+        publishable_url(relative, None)
+    assert publishable_url("https://a.example/x", None) == "https://a.example/x"
