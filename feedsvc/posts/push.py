@@ -48,12 +48,13 @@ def list_posts(
         return [representation(p, cfg.site.base_url) for p in rows], total
 
 
-def find_post(session: Session, ident: str) -> Post:
-    """The live post named by numeric key or guid; PostNotFound otherwise."""
+def find_post(session: Session, ident: str, *, lock: bool = False) -> Post:
+    """The live post named by numeric key or guid; PostNotFound otherwise (``lock``: a writer's
+    row lock, see ``posts.locked``)."""
     if _NUMERIC_KEY.fullmatch(ident):
-        post = session.get(Post, int(ident))
+        post = posts.get_by_id(session, int(ident), lock=lock)
     else:
-        post = posts.get_by_guid(session, ident)
+        post = posts.get_by_guid(session, ident, lock=lock)
     if post is None or post.removed:
         raise PostNotFound(f"no post {ident!r}")
     return post
@@ -65,7 +66,7 @@ def get_post(db: Database, cfg: Config, ident: str) -> dict[str, Any]:
 
 
 def _pushed_post(session: Session, ident: str) -> Post:
-    post = find_post(session, ident)
+    post = find_post(session, ident, lock=True)
     if post.source != API_SOURCE:
         raise PostConflict(
             f"post {ident!r} comes from source {post.source!r}: change it there, not here"
@@ -114,7 +115,7 @@ def _create(
                 raise PostConflict("the post created with this Idempotency-Key has been deleted")
             return representation(replay, base_url), False
         key = doc.get("id") or (idem_digest[:32] if idem_digest else uuid.uuid4().hex)
-        existing = posts.get_by_key(session, API_SOURCE, key)
+        existing = posts.get_by_key(session, API_SOURCE, key, lock=True)
         if existing is not None and not existing.removed:
             slug = doc.get("slug") or existing.slug  # compared, not claimed: nothing changes
             item = build_item(cfg, key, doc, slug, existing.first_seen)

@@ -108,8 +108,12 @@ def _give_up(session: Session, holder: Post) -> bool:
 def apply_item(
     session: Session, cfg: Config, source: str, item: SourceItem, now: datetime
 ) -> Outcome:
-    """Insert or update one post and record the events it causes; returns the outcome."""
-    post = posts.get_by_key(session, source, item.external_key)
+    """Insert or update one post and record the events it causes; returns the outcome.
+
+    The stored post is read with a row lock: a concurrent pass of the same source waits, then
+    finds this change already made (UNCHANGED), so one change is one event.
+    """
+    post = posts.get_by_key(session, source, item.external_key, lock=True)
     if post is not None and not post.removed and post.content_hash == item.content_hash:
         post.file_mtime_ns, post.file_size = item.file_mtime_ns, item.file_size
         return Outcome.UNCHANGED
@@ -194,7 +198,7 @@ def remove_post(session: Session, cfg: Config, post: Post, now: datetime) -> Non
 def remove_by_key(db: Database, cfg: Config, source: str, key: str, now: datetime) -> bool:
     """Remove a source's post in its own transaction; False when there was none to remove."""
     with db.write() as session:
-        post = posts.get_by_key(session, source, key)
+        post = posts.get_by_key(session, source, key, lock=True)
         if post is None or post.removed:
             return False
         remove_post(session, cfg, post, now)
@@ -207,7 +211,7 @@ def publish_due(db: Database, cfg: Config, now: datetime) -> int:
         due = posts.due_ids(session, now)
     for post_id in due:
         with db.write() as session:
-            post = session.get(Post, post_id)
+            post = posts.get_by_id(session, post_id, lock=True)
             if post is None or post.visible or not is_visible(post, now):
                 continue
             post.visible = True

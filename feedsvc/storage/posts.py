@@ -23,8 +23,23 @@ def tag_uri(base_url: str, first_seen: datetime, source: str, key: str) -> str:
     return urls.tag_uri(urls.host_of(base_url), f"{first_seen:%Y-%m-%d}", specific)
 
 
-def get_by_key(session: Session, source: str, key: str) -> Post | None:
-    return session.scalar(select(Post).where(Post.source == source, Post.external_key == key))
+def locked(query: Select[Any], lock: bool) -> Select[Any]:
+    """``query`` taking a row lock (SELECT … FOR UPDATE) when ``lock``: a writer that reads a
+    post to change it waits for any other transaction changing it, then sees its commit, so
+    two passes never both record one change. SQLite renders no FOR UPDATE (its writers already
+    hold the database's write lock); the identity map is refreshed from the locked row."""
+    if not lock:
+        return query
+    return query.with_for_update().execution_options(populate_existing=True)
+
+
+def get_by_key(session: Session, source: str, key: str, *, lock: bool = False) -> Post | None:
+    query = select(Post).where(Post.source == source, Post.external_key == key)
+    return session.scalar(locked(query, lock))
+
+
+def get_by_id(session: Session, post_id: int, *, lock: bool = False) -> Post | None:
+    return session.scalar(locked(select(Post).where(Post.id == post_id), lock))
 
 
 def get_by_slug(session: Session, slug: str) -> Post | None:
@@ -53,19 +68,22 @@ def due_ids(session: Session, now: datetime) -> list[int]:
 
 
 def _terms(session: Session, model: type[Category] | type[Tag], names: Iterable[str]) -> list[Any]:
-    found: dict[str, Any] = {}
+    wanted: dict[str, str] = {}  # slug -> the first name spelling it
     for name in names:
         name = name.strip()
-        slug = slugify(name)
-        if not slug or slug in found:
-            continue
+        if (slug := slugify(name)) and slug not in wanted:
+            wanted[slug] = name
+    found: list[Any] = []
+    # created in slug order, so two transactions adding the same new terms wait on each other
+    # in one order (a unique-key wait, then a retry) rather than deadlock
+    for slug in sorted(wanted):
         term = session.scalar(select(model).where(model.slug == slug))
         if term is None:
-            term = model(slug=slug, name=name)
+            term = model(slug=slug, name=wanted[slug])
             session.add(term)
             session.flush()
-        found[slug] = term
-    return sorted(found.values(), key=lambda t: t.slug)
+        found.append(term)
+    return found
 
 
 def set_taxonomy(
@@ -137,8 +155,8 @@ def term_name(session: Session, kind: str, slug: str) -> str | None:
     return None
 
 
-def get_by_guid(session: Session, guid: str) -> Post | None:
-    return session.scalar(select(Post).where(Post.guid == guid))
+def get_by_guid(session: Session, guid: str, *, lock: bool = False) -> Post | None:
+    return session.scalar(locked(select(Post).where(Post.guid == guid), lock))
 
 
 def get_by_idempotency_prefix(session: Session, prefix: str) -> Post | None:
