@@ -79,7 +79,7 @@ def run(subscriptions: int, concurrency: int, url: str, workdir: Path) -> tuple[
 
     from feedsvc.clock import SystemClock
     from feedsvc.config import config_from_mapping
-    from feedsvc.notify.delivery import process_due
+    from feedsvc.notify.sender import process_due
     from feedsvc.storage.db import Database
     from feedsvc.storage.events import new_msg_id
     from feedsvc.storage.migrate import upgrade

@@ -90,6 +90,7 @@ class DeliveryConfig:
     timeout: float = 10.0
     retry_schedule: tuple[float, ...] = tuple(parse_duration(d) for d in DEFAULT_RETRY_SCHEDULE)
     concurrency: int = 16
+    per_host_concurrency: int = 4  # sends in flight to one target (scheme, host, port) at once
     poll_interval: float = 1.0
 
 
@@ -223,6 +224,8 @@ def _validate(cfg: Config) -> None:
         raise ConfigError('server.server: must be "granian" or "gunicorn"')
     if cfg.server.workers < 1:
         raise ConfigError("server.workers: must be at least 1")
+    if cfg.delivery.per_host_concurrency < 1:
+        raise ConfigError("delivery.per_host_concurrency: must be at least 1")
     names = set()
     for i, src in enumerate(cfg.sources):
         where = f"sources[{i}]"

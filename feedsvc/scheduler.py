@@ -18,6 +18,7 @@ from feedsvc.config import Config, SourceConfig
 from feedsvc.kinds import SourceKind
 from feedsvc.notify import jobs as notify_jobs
 from feedsvc.notify.delivery import make_delivery_client
+from feedsvc.notify.sender import Sender
 from feedsvc.posts.store import publish_due
 from feedsvc.sources import ingest
 from feedsvc.storage import sources as source_store
@@ -114,15 +115,17 @@ def _add_notify_jobs(
     """Webhooks: sync ``[[webhooks]]`` now, then dispatch and send every tick; WebSub rounds."""
     notify_jobs.sync_once(db, cfg, clock)
     client = make_delivery_client(cfg)  # one client (and its connection pool) for the life
+    sender = Sender(db, cfg, client)  # one pool of sends in flight across rounds
 
     def close_client(_event: SchedulerEvent) -> None:
+        sender.close(clock)
         client.close()
 
     scheduler.add_listener(close_client, EVENT_SCHEDULER_SHUTDOWN)
     common = {"max_instances": 1, "coalesce": True, "next_run_time": clock.now()}
     scheduler.add_job(
         notify_jobs.delivery_round, "interval", seconds=max(cfg.delivery.poll_interval, 0.1),
-        args=(db, cfg, clock, client), id="deliveries", **common,
+        args=(db, cfg, clock, sender), id="deliveries", **common,
     )  # fmt: skip
     scheduler.add_job(
         notify_jobs.verify_job, "interval", seconds=notify_jobs.VERIFY_INTERVAL,

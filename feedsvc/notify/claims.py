@@ -11,10 +11,12 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, not_, or_, select, update
 from sqlalchemy.orm import Session
 
 from feedsvc.config import Config
@@ -39,6 +41,43 @@ class Outgoing:
     secret: str | None = None  # webhook deliveries only
 
 
+def target_of(url: str) -> str:
+    """The receiver a delivery goes to, as ``[delivery] per_host_concurrency`` counts it: its
+    origin (scheme, host and port), so two services on one machine are two targets."""
+    parts = urlsplit(url)
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+
+
+@dataclass(frozen=True)
+class TargetRoom:
+    """How many more sends each target may take now: ``per_target`` minus those in flight."""
+
+    per_target: int
+    in_flight: Mapping[str, int] = field(default_factory=dict)
+
+    def full(self) -> list[str]:
+        return sorted(t for t, n in self.in_flight.items() if n >= self.per_target)
+
+    def pick(self, rows: Sequence[tuple[int, str]], limit: int) -> list[int]:
+        """Of due ``(id, url)`` rows (oldest first), the ids that fit, at most ``limit``."""
+        taken: dict[str, int] = dict(self.in_flight)
+        ids = []
+        for row_id, url in rows:
+            target = target_of(url)
+            if taken.get(target, 0) < self.per_target:
+                taken[target] = taken.get(target, 0) + 1
+                ids.append(row_id)
+                if len(ids) == limit:
+                    break
+        return ids
+
+
+def _not_to(targets: Sequence[str]) -> ColumnElement[bool]:
+    """Rows whose URL is not at one of ``targets`` (a cheap filter; ``pick`` decides)."""
+    at = [Delivery.url.startswith(t + suffix, autoescape=True) for t in targets for suffix in "/?"]
+    return not_(or_(*at, Delivery.url.in_(targets)))
+
+
 def claim_ttl(cfg: Config) -> float:
     """How long a claim holds: a row may wait behind two rounds of sends, then be sent."""
     return cfg.delivery.timeout * 4 + 30.0
@@ -53,30 +92,47 @@ def _due(now: datetime) -> ColumnElement[bool]:
 
 
 def claim_due(
-    db: Database, now: datetime, limit: int, ttl: float, exclude: set[int] | None = None
+    db: Database,
+    now: datetime,
+    limit: int,
+    ttl: float,
+    exclude: set[int] | None = None,
+    room: TargetRoom | None = None,
 ) -> list[Outgoing]:
-    """Claim up to ``limit`` due deliveries for this worker, oldest due first.
+    """Claim up to ``limit`` due deliveries for this worker, oldest due first; with ``room``,
+    no more per target than it has room for (rows of a full target are left unclaimed, for
+    this worker's next round or another worker).
 
-    An empty list means nothing is due (batches that were all cancelled are skipped).
+    An empty list means nothing is due that fits (batches that were all cancelled are skipped).
     """
     while True:
-        claimed, ready = _claim_batch(db, now, limit, ttl, exclude)
+        claimed, ready = _claim_batch(db, now, limit, ttl, exclude, room)
         if ready or not claimed:
             return ready
 
 
 def _claim_batch(
-    db: Database, now: datetime, limit: int, ttl: float, exclude: set[int] | None
+    db: Database,
+    now: datetime,
+    limit: int,
+    ttl: float,
+    exclude: set[int] | None,
+    room: TargetRoom | None,
 ) -> tuple[int, list[Outgoing]]:
     claim = f"{OWNER}:{uuid.uuid4().hex[:12]}"
     with db.write() as session:
-        query = select(Delivery.id).where(_due(now))
+        query = select(Delivery.id, Delivery.url).where(_due(now))
         if exclude:
             query = query.where(Delivery.id.not_in(exclude))
-        query = query.order_by(Delivery.next_attempt_at, Delivery.id).limit(limit)
+        if room is not None and (full := room.full()):
+            query = query.where(_not_to(full))
+        # with per-target room, look further than ``limit``: the oldest rows may share a target
+        scan = limit if room is None else limit * 8
+        query = query.order_by(Delivery.next_attempt_at, Delivery.id).limit(scan)
         if not db.is_sqlite:  # SQLite's BEGIN IMMEDIATE already serialises writers
             query = query.with_for_update(skip_locked=True)
-        ids = list(session.scalars(query))
+        due = [(row_id, url) for row_id, url in session.execute(query)]
+        ids = [i for i, _ in due][:limit] if room is None else room.pick(due, limit)
         if not ids:
             return 0, []
         session.execute(

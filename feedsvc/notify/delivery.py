@@ -1,12 +1,12 @@
-"""The sender: sends claimed deliveries concurrently, records outcomes and schedules retries."""
+"""Sending one delivery and recording outcomes (retries, dead letters, 410 Gone); the pool
+that runs the sends is ``notify.sender``."""
 
 from __future__ import annotations
 
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,12 +14,10 @@ from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from feedsvc import timefmt
-from feedsvc.clock import Clock
 from feedsvc.config import Config
 from feedsvc.kinds import DeliveryKind, DeliveryStatus
 from feedsvc.net import BlockedDestination, FetchError, OutboundClient, make_client
-from feedsvc.notify.claims import Outgoing, claim_due, claim_ttl
-from feedsvc.notify.dispatch import EventHook, dispatch
+from feedsvc.notify.claims import Outgoing
 from feedsvc.notify.webhooks import cancel_pending
 from feedsvc.signing import sign
 from feedsvc.storage.db import Database
@@ -175,55 +173,3 @@ def _receiver_gone(session: Session, row: Delivery, now: datetime) -> None:
     log.warning(
         "receiver gone; subscription stopped", extra={"delivery_id": row.id, "url": row.url}
     )
-
-
-def send_due(db: Database, cfg: Config, clock: Clock, client: OutboundClient) -> int:
-    """Send every delivery due now, ``[delivery] concurrency`` at a time; returns how many.
-
-    Claims are taken a batch at a time while earlier sends are in flight, so one slow receiver
-    holds one thread for at most ``[delivery] timeout`` and never the others.
-    """
-    concurrency = max(1, cfg.delivery.concurrency)
-    ttl, timeout = claim_ttl(cfg), cfg.delivery.timeout
-    seen: set[int] = set()
-    in_flight: dict[Future[Outcome], Outgoing] = {}
-    exhausted = False
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="delivery") as pool:
-        while True:
-            if not exhausted and len(in_flight) < 2 * concurrency:
-                batch = claim_due(db, clock.now(), concurrency, ttl, exclude=seen)
-                exhausted = not batch
-                for item in batch:
-                    seen.add(item.id)
-                    in_flight[pool.submit(send_one, client, item, timeout, clock.now())] = item
-            if not in_flight:
-                return len(seen)
-            if exhausted or len(in_flight) >= 2 * concurrency:
-                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            else:
-                done = {f for f in in_flight if f.done()}
-            results = [(in_flight.pop(f), f.result()) for f in done]
-            if results:
-                record_outcomes(db, cfg, results, clock.now())
-
-
-def process_due(
-    db: Database,
-    cfg: Config,
-    clock: Clock,
-    client: OutboundClient | None = None,
-    *,
-    hooks: Sequence[EventHook] | None = None,
-) -> int:
-    """One round: dispatch new events, then send what is due; returns deliveries attempted.
-
-    ``hooks`` replace the dispatcher's default (WebSub content distribution).
-    """
-    dispatch(db, cfg, clock, hooks=hooks)
-    own = client is None
-    client = client or make_delivery_client(cfg)
-    try:
-        return send_due(db, cfg, clock, client)
-    finally:
-        if own:
-            client.close()

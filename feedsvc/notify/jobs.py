@@ -7,9 +7,9 @@ import logging
 
 from feedsvc.clock import Clock
 from feedsvc.config import Config
-from feedsvc.net import OutboundClient
 from feedsvc.notify import websub
-from feedsvc.notify.delivery import process_due
+from feedsvc.notify.dispatch import dispatch
+from feedsvc.notify.sender import Sender
 from feedsvc.notify.webhooks import WebhookError, sync_config_webhooks
 from feedsvc.storage.db import Database
 from feedsvc.storage.leases import OWNER, acquire_lease
@@ -20,10 +20,13 @@ VERIFY_INTERVAL = 1.0
 EXPIRE_INTERVAL = 60.0
 
 
-def delivery_round(db: Database, cfg: Config, clock: Clock, client: OutboundClient) -> None:
-    """Dispatch new events and send what is due."""
+def delivery_round(db: Database, cfg: Config, clock: Clock, sender: Sender) -> None:
+    """Dispatch new events and start sending what is due, for about ``[delivery]
+    poll_interval``: slow sends stay in flight in the sender's pool while the next round
+    dispatches again (a hanging receiver slows only itself)."""
     try:
-        process_due(db, cfg, clock, client)
+        dispatch(db, cfg, clock)
+        sender.pump(clock, budget=max(cfg.delivery.poll_interval, 0.1))
     except Exception:
         log.exception("delivery round failed", extra={"job": "deliveries"})
 

@@ -23,8 +23,9 @@ from standardwebhooks.webhooks import Webhook as Verifier
 from feedsvc.clock import FixedClock
 from feedsvc.config import Config
 from feedsvc.notify.claims import claim_ttl
-from feedsvc.notify.delivery import process_due, retry_delay
+from feedsvc.notify.delivery import retry_delay
 from feedsvc.notify.replay import replay, replay_dead
+from feedsvc.notify.sender import process_due
 from feedsvc.notify.webhooks import add_webhook
 from feedsvc.sources.ingest import ingest_source
 from feedsvc.storage.db import Database
@@ -424,7 +425,7 @@ import sys
 from datetime import datetime
 from feedsvc.clock import FixedClock
 from feedsvc.config import load_config
-from feedsvc.notify.delivery import process_due
+from feedsvc.notify.sender import process_due
 from feedsvc.storage.db import Database
 cfg = load_config(sys.argv[1])
 process_due(Database(cfg.storage.url), cfg, FixedClock(datetime.fromisoformat(sys.argv[2])))

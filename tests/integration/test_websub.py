@@ -22,10 +22,10 @@ from feedsvc.app import create_app
 from feedsvc.clock import FixedClock
 from feedsvc.config import Config
 from feedsvc.notify import websub
-from feedsvc.notify.delivery import process_due
 from feedsvc.notify.dispatch import dispatch
 from feedsvc.notify.jobs import expire_job, verify_job
 from feedsvc.notify.replay import ReplayRefused, replay, replay_dead
+from feedsvc.notify.sender import process_due
 from feedsvc.notify.websub import make_verify_client
 from feedsvc.scheduler import build_scheduler
 from feedsvc.sources.ingest import ingest_source
