@@ -99,6 +99,8 @@ class WebSubConfig:
     lease_seconds: int = 86400 * 10
     max_lease_seconds: int = 86400 * 30
     external_hubs: tuple[str, ...] = ()
+    max_pending_per_host: int = 100  # requests waiting for verification per callback host
+    verify_concurrency: int = 8  # verification GETs at once
 
 
 @dataclass(frozen=True)
@@ -224,6 +226,9 @@ def _validate(cfg: Config) -> None:
         raise ConfigError('server.server: must be "granian" or "gunicorn"')
     if cfg.server.workers < 1:
         raise ConfigError("server.workers: must be at least 1")
+    for key in ("max_pending_per_host", "verify_concurrency"):
+        if getattr(cfg.websub, key) < 1:
+            raise ConfigError(f"websub.{key}: must be at least 1")
     if cfg.delivery.per_host_concurrency < 1:
         raise ConfigError("delivery.per_host_concurrency: must be at least 1")
     names = set()

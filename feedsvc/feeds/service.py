@@ -100,6 +100,17 @@ def last_page(total: int, page_size: int) -> int:
     return max(1, math.ceil(total / page_size))
 
 
+def feed_exists(db: Database, key: FeedKey) -> bool:
+    """Whether page 1 of ``key`` is a feed here, without building it (one indexed lookup): the
+    site's feed always is, a category/tag/author feed when that term exists."""
+    if key.fmt not in urls.FORMATS:
+        return False
+    if key.kind is None:
+        return True
+    with db.read() as session:
+        return posts.term_name(session, key.kind, key.slug or "") is not None
+
+
 def build_feed(db: Database, cfg: Config, key: FeedKey, page: int) -> BuiltFeed | None:
     """The bytes of one feed page; None for an unknown scope or a page out of range (404)."""
     if key.fmt not in urls.FORMATS or page < 1:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import SplitResult, urlencode, urlsplit, urlunsplit
@@ -44,6 +45,35 @@ class HubRequestError(ValueError):
 
 class HubBusy(Exception):
     """Too many requests wait for verification: the hub refuses more for now (503)."""
+
+
+class CallbackHostBusy(HubBusy):
+    """Too many requests for one callback host wait: that client is refused for now (429);
+    everyone else is still accepted."""
+
+
+def callback_host(url: str) -> str:
+    """The host a callback URL names (lower case, no port or user info)."""
+    return (urlsplit(url).hostname or "").lower()
+
+
+def _pending_for_host(session: Session, host: str, cap: int) -> int:
+    """How many waiting requests have a callback on ``host`` (counted up to ``cap``).
+
+    A LIKE on the host narrows the rows in SQL; the exact host is compared here, so user info,
+    ports and letter case do not make one host look like several.
+    """
+    pattern = "%" + host.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    query = select(WebSubPending.callback).where(
+        func.lower(WebSubPending.callback).like(pattern, escape="\\")
+    )
+    count = 0
+    for (callback,) in session.execute(query):
+        if callback_host(callback) == host:
+            count += 1
+            if count >= cap:
+                break
+    return count
 
 
 def make_verify_client(cfg: Config) -> OutboundClient:
@@ -118,6 +148,12 @@ def request_subscription(db: Database, cfg: Config, form: Mapping[str, str], now
         waiting = session.scalar(select(func.count()).select_from(WebSubPending)) or 0
         if waiting >= MAX_PENDING:
             raise HubBusy("too many requests are waiting for verification; try again later")
+        host, cap = callback_host(req.callback), cfg.websub.max_pending_per_host
+        if _pending_for_host(session, host, cap) >= cap:
+            raise CallbackHostBusy(
+                f"too many requests for callbacks on {host} are waiting for verification; "
+                "try again later"
+            )
         # §5.1: each request overrides the previous one for the same topic and callback
         session.execute(
             delete(WebSubPending).where(
@@ -162,7 +198,7 @@ def resolve_topic(cfg: Config, topic: str) -> tuple[str, feeds.FeedKey] | None:
 def _known_topic(db: Database, cfg: Config, topic: str) -> str | None:
     """The canonical topic URL, or None when there is no such feed (§5.2 validation)."""
     resolved = resolve_topic(cfg, topic)
-    if resolved is None or feeds.build_feed(db, cfg, resolved[1], 1) is None:
+    if resolved is None or not feeds.feed_exists(db, resolved[1]):
         return None
     return resolved[0]
 
@@ -193,12 +229,18 @@ def verify_pending(db: Database, cfg: Config, clock: Clock, client: OutboundClie
             .limit(VERIFY_BATCH)
         )
         due = list(session.scalars(query))
-    handled = 0
-    for pending in due:
-        if _claim(db, cfg, pending, now):
-            _handle(db, cfg, clock, client, pending)
-            handled += 1
-    return handled
+    claimed = [pending for pending in due if _claim(db, cfg, pending, now)]
+    if not claimed:
+        return 0
+    # §5.3 GETs at once, ``[websub] verify_concurrency`` at a time: one slow or hanging
+    # callback holds one thread for at most the timeout, not the whole queue
+    workers = min(cfg.websub.verify_concurrency, len(claimed))
+    with ThreadPoolExecutor(workers, thread_name_prefix="websub-verify") as pool:
+        futures = {pool.submit(_handle, db, cfg, clock, client, p): p for p in claimed}
+    for future, pending in futures.items():
+        if (exc := future.exception()) is not None:  # its claim expires: tried again later
+            log.error("websub verification error: %r", exc, extra={"url": pending.callback})
+    return len(claimed)
 
 
 def _claim(db: Database, cfg: Config, pending: WebSubPending, now: datetime) -> bool:

@@ -33,6 +33,10 @@ def hub() -> Response:
         note = websub.request_subscription(app.db, app.cfg, form, app.clock.now())
     except websub.HubRequestError as exc:
         return _text(400, str(exc))
+    except websub.CallbackHostBusy as exc:  # RFC 6585 §4: this client sends too many
+        busy = _text(429, str(exc))
+        busy.headers["Retry-After"] = str(BUSY_RETRY_AFTER)
+        return busy
     except websub.HubBusy as exc:
         busy = _text(503, str(exc))
         busy.headers["Retry-After"] = str(BUSY_RETRY_AFTER)  # RFC 9110 §10.2.3
