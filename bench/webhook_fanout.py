@@ -74,12 +74,12 @@ def receiver(latency: float) -> Iterator[Receiver]:
 
 def run(subscriptions: int, concurrency: int, url: str, workdir: Path) -> tuple[float, int]:
     """Seconds for one round delivering one event to ``subscriptions`` webhooks; succeeded."""
-    from feedsvc.notify.signing import generate_secret
     from sqlalchemy import func, select
 
     from feedsvc.clock import SystemClock
     from feedsvc.config import config_from_mapping
     from feedsvc.notify.sender import process_due
+    from feedsvc.signing import generate_secret
     from feedsvc.storage.db import Database
     from feedsvc.storage.events import new_msg_id
     from feedsvc.storage.migrate import upgrade
@@ -90,7 +90,13 @@ def run(subscriptions: int, concurrency: int, url: str, workdir: Path) -> tuple[
         {
             "storage": {"url": f"sqlite:///{path}"},
             "network": {"allow_private_networks": True},
-            "delivery": {"concurrency": concurrency, "timeout": "10s"},
+            # every subscription is on the one local receiver: let it have every thread (the
+            # default per_host_concurrency of 4 would measure the per-target bound instead)
+            "delivery": {
+                "concurrency": concurrency,
+                "per_host_concurrency": concurrency,
+                "timeout": "10s",
+            },
         },
         env={},
     )
