@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from feedsvc import urls
-from feedsvc.content.markdown import RENDER_VERSION, render_markdown
+from feedsvc.content.markdown import RENDER_VERSION, RenderError, render_markdown
 from feedsvc.content.text import slugify, strip_control_chars
 from feedsvc.posts.model import SourceItem
 from feedsvc.sources.report import ItemError
@@ -118,7 +118,10 @@ def parse_file(
     media_base = urls.absolute(
         base_url, urls.media_path(source, "" if reldir == "." else reldir + "/")
     )
-    html = render_markdown(body, base_url=media_base)
+    try:
+        html = render_markdown(body, base_url=media_base)
+    except RenderError as exc:
+        raise ItemProblem(f"body: {exc}") from None
     digest = hashlib.sha256(raw + b"\0" + base_url.encode() + RENDER_VERSION.encode()).hexdigest()
     return SourceItem(
         external_key=key,

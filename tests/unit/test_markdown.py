@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feedsvc.content.markdown import render_markdown
+from feedsvc.content.markdown import RenderError, render_markdown
 from tests.unit.test_sanitize import Node, parse
 
 BASE = "https://example.org/posts/hello/"
@@ -191,3 +191,21 @@ def test_output_is_deterministic_across_calls_and_threads() -> None:
 def test_any_text_renders_to_well_nested_html(source: str) -> None:
     tree = parse(render_markdown(source, BASE))
     assert not tree.iter("script")
+
+
+@pytest.mark.parametrize("deep", ["- " * 3000 + "x", "> " * 3000 + "x", "1. " * 3000 + "x"])
+def test_a_failed_render_leaves_no_trace_on_the_next(deep: str) -> None:
+    """Issue 12 item 4: a RecursionError once broke the thread's reused Markdown instance."""
+    try:
+        render_markdown(deep)
+    except RenderError as exc:
+        assert "nested too deeply" in str(exc)
+    tree = render("first paragraph\n\nsecond *one*\n\n- item\n")
+    top = [(c.tag, c.text().strip()) for c in tree.children if isinstance(c, Node)]
+    assert top == [("p", "first paragraph"), ("p", "second one"), ("ul", "item")]
+
+
+def test_a_deep_list_is_a_render_error() -> None:
+    with pytest.raises(RenderError, match="nested too deeply"):
+        render_markdown("- " * 3000 + "x")
+    assert [p.text() for p in render("a\n\nb").iter("p")] == ["a", "b"]
