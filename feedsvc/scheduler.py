@@ -18,6 +18,7 @@ from feedsvc.config import Config, SourceConfig
 from feedsvc.kinds import SourceKind
 from feedsvc.notify import jobs as notify_jobs
 from feedsvc.notify.delivery import make_delivery_client
+from feedsvc.posts.rerender import rerender_stale
 from feedsvc.posts.store import publish_due
 from feedsvc.sources import ingest
 from feedsvc.storage import sources as source_store
@@ -75,6 +76,7 @@ def _deferred(db: Database, source: SourceConfig, now: datetime) -> bool:
 
 def publish_due_job(db: Database, cfg: Config, clock: Clock) -> None:
     if acquire_lease(db, "publish-due", OWNER, clock.now(), PUBLISH_DUE_INTERVAL * 0.8):
+        rerender_stale(db, cfg)  # every source's, pushed posts included (they have no pass)
         publish_due(db, cfg, clock.now())
 
 

@@ -14,7 +14,7 @@ from feedsvc.content.markdown import RENDER_VERSION, RenderError, render_markdow
 from feedsvc.content.sanitize import sanitize_html
 from feedsvc.content.text import slugify, strip_control_chars
 from feedsvc.posts.errors import InvalidPost
-from feedsvc.posts.model import SourceItem
+from feedsvc.posts.model import HASH_VERSION, SourceItem
 from feedsvc.storage.models import Post
 from feedsvc.timefmt import parse_rfc3339, rfc3339
 
@@ -134,7 +134,8 @@ def build_item(
         external_key=key,
         title=doc["title"],
         content_html=html,
-        content_hash=digest([meaning, slug, cfg.site.base_url, RENDER_VERSION]),
+        content_hash=digest([meaning, slug, cfg.site.base_url, HASH_VERSION]),
+        render_version=RENDER_VERSION,
         slug=slug,
         markdown=doc.get("markdown"),
         summary=doc.get("summary"),

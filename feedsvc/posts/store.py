@@ -47,13 +47,11 @@ class Summarizer:
     def __call__(self, item: SourceItem) -> str:
         if item.summary:
             return strip_control_chars(item.summary)
-        return summarize(
-            item.content_html,
-            length=self.length,
-            formula=self.formula,
-            code=self.code,
-            cjk=self.cjk,
-        )
+        return self.of_html(item.content_html)
+
+    def of_html(self, html: str) -> str:
+        length, formula, code, cjk = self.length, self.formula, self.code, self.cjk
+        return summarize(html, length=length, formula=formula, code=code, cjk=cjk)
 
 
 def is_visible(post: Post, now: datetime) -> bool:
@@ -112,6 +110,8 @@ def apply_item(
     post = posts.get_by_key(session, source, item.external_key)
     if post is not None and not post.removed and post.content_hash == item.content_hash:
         post.file_mtime_ns, post.file_size = item.file_mtime_ns, item.file_size
+        if item.render_version is not None and post.render_version != item.render_version:
+            refresh_render(session, cfg, post, item.content_html, item.render_version)
         return Outcome.UNCHANGED
     slug = claim_slug(
         session,
@@ -140,6 +140,18 @@ def apply_item(
     return outcome
 
 
+def refresh_render(session: Session, cfg: Config, post: Post, html: str, version: str) -> None:
+    """HTML from a newer renderer for a post whose meaning (and hash) is unchanged: the feeds
+    change (the change signal is bumped), its ``updated`` date and its events do not."""
+    post.content_html = html
+    if post.summary_explicit is None:
+        post.summary = Summarizer.from_config(cfg).of_html(html)
+    post.render_version = version
+    session.flush()
+    if post.visible:
+        content_state.bump(session)
+
+
 def _fill(post: Post, item: SourceItem, slug: str, now: datetime, summarize_: Summarizer) -> None:
     post.slug = slug
     post.title = strip_control_chars(item.title)
@@ -152,6 +164,7 @@ def _fill(post: Post, item: SourceItem, slug: str, now: datetime, summarize_: Su
     post.summary = summarize_(item)
     post.summary_explicit = item.summary
     post.content_hash = item.content_hash
+    post.render_version = item.render_version
     post.published = item.published or post.first_seen
     previous = post.updated
     post.updated = item.updated or (now if previous is not None else post.published)
