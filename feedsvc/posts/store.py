@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from feedsvc.config import Config
 from feedsvc.content.summary import is_cjk_language, placeholders_for, summarize
 from feedsvc.content.text import slugify, strip_control_chars
+from feedsvc.content.title import without_title_heading
 from feedsvc.kinds import EventType, Outcome
 from feedsvc.posts.errors import InvalidPost, ItemFailed, PostError, SlugTaken
 from feedsvc.posts.model import SourceItem
@@ -44,10 +45,11 @@ class Summarizer:
             cjk=is_cjk_language(cfg.site.language),
         )
 
-    def __call__(self, item: SourceItem) -> str:
+    def __call__(self, item: SourceItem, html: str | None = None) -> str:
+        """The explicit summary, else an excerpt of ``html`` (default: the item's content)."""
         if item.summary:
             return strip_control_chars(item.summary)
-        return self.of_html(item.content_html)
+        return self.of_html(item.content_html if html is None else html)
 
     def of_html(self, html: str) -> str:
         length, formula, code, cjk = self.length, self.formula, self.code, self.cjk
@@ -143,7 +145,7 @@ def apply_item(
 def refresh_render(session: Session, cfg: Config, post: Post, html: str, version: str) -> None:
     """HTML from a newer renderer for a post whose meaning (and hash) is unchanged: the feeds
     change (the change signal is bumped), its ``updated`` date and its events do not."""
-    post.content_html = html
+    post.content_html = html = without_title_heading(html, post.title)
     if post.summary_explicit is None:
         post.summary = Summarizer.from_config(cfg).of_html(html)
     post.render_version = version
@@ -160,8 +162,9 @@ def _fill(post: Post, item: SourceItem, slug: str, now: datetime, summarize_: Su
     post.url = item.url
     post.language = item.language
     post.markdown = item.markdown
-    post.content_html = item.content_html
-    post.summary = summarize_(item)
+    # a body starting with the title as a heading would show it twice: page, feeds, summary
+    post.content_html = without_title_heading(item.content_html, post.title)
+    post.summary = summarize_(item, post.content_html)
     post.summary_explicit = item.summary
     post.content_hash = item.content_hash
     post.render_version = item.render_version
