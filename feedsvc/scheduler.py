@@ -19,6 +19,7 @@ from feedsvc.kinds import SourceKind
 from feedsvc.notify import jobs as notify_jobs
 from feedsvc.notify.delivery import make_delivery_client
 from feedsvc.notify.sender import Sender
+from feedsvc.posts.rerender import rerender_stale
 from feedsvc.posts.store import publish_due
 from feedsvc.sources import ingest
 from feedsvc.storage import sources as source_store
@@ -76,6 +77,7 @@ def _deferred(db: Database, source: SourceConfig, now: datetime) -> bool:
 
 def publish_due_job(db: Database, cfg: Config, clock: Clock) -> None:
     if acquire_lease(db, "publish-due", OWNER, clock.now(), PUBLISH_DUE_INTERVAL * 0.8):
+        rerender_stale(db, cfg)  # every source's, pushed posts included (they have no pass)
         publish_due(db, cfg, clock.now())
 
 

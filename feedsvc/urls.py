@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import PurePosixPath
 from urllib.parse import quote, urljoin, urlsplit
 
 from feedsvc.kinds import FeedFormat, ScopeKind
@@ -95,6 +96,12 @@ def with_page(url: str, page: int) -> str:
 
 def media_path(source: str, relpath: str) -> str:
     return f"/media/{quote(source, safe='')}/{quote(relpath)}"
+
+
+def markdown_base(base_url: str, source: str, key: str) -> str:
+    """What a Markdown file's relative links resolve against: its directory under /media/."""
+    reldir = str(PurePosixPath(key).parent)
+    return absolute(base_url, media_path(source, "" if reldir == "." else reldir + "/"))
 
 
 def hub_path() -> str:

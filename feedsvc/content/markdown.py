@@ -1,103 +1,16 @@
-"""Markdown to sanitised HTML, with TeX math kept intact and marked for client-side rendering."""
+"""Markdown to sanitised HTML; TeX formulas become MathML (feedsvc.content.formulas)."""
 
 from __future__ import annotations
 
-import re
 import threading
-import xml.etree.ElementTree as etree
 
 import markdown
-from markdown.extensions import Extension
 from markdown.extensions.toc import slugify_unicode
-from markdown.inlinepatterns import InlineProcessor
-from markdown.treeprocessors import Treeprocessor
-from markdown.util import STX, AtomicString
 
+from feedsvc.content.formulas import MathExtension
 from feedsvc.content.sanitize import sanitize_html
 
-# Order matters: $$ before $, and backslash forms before python-markdown's escapes see them.
-# Inline $…$ follows pandoc: no space just inside either $, and no digit right after the
-# closing $, so "$5 and $10" stays text.
-MATH_RE = (
-    r"(?<!\\)\$\$(?P<dollar_display>.+?)\$\$"
-    r"|(?<!\\)\\\[(?P<bracket_display>.+?)\\\]"
-    r"|(?<!\\)\\\((?P<paren_inline>.+?)\\\)"
-    r"|(?<![\\$])\$(?![\s$])(?P<dollar_inline>(?:\\.|[^\\$])+?)(?<![\s\\])\$(?![\d$])"
-)
-RENDER_VERSION = "1"  # bump when rendering changes: every stored post is then rendered again
-DISPLAY_CLASS = "math display"
-INLINE_CLASS = "math inline"
-
-
-class _MathInline(InlineProcessor):
-    """Turn a math span into an element whose TeX text no later pattern may touch."""
-
-    def handleMatch(  # type: ignore[override]
-        self, m: re.Match[str], data: str
-    ) -> tuple[etree.Element | None, int | None, int | None]:
-        groups = m.groupdict()
-        display = groups["dollar_display"] or groups["bracket_display"]
-        inline = groups["paren_inline"] or groups["dollar_inline"]
-        tex = display if display is not None else inline
-        # A stash marker means a code span sits inside: leave that text to the code pattern.
-        if tex is None or STX in tex:
-            return None, None, None
-        if display is not None:
-            el = etree.Element("div", {"class": DISPLAY_CLASS})
-            el.text = AtomicString(f"\\[{tex}\\]")
-        else:
-            el = etree.Element("span", {"class": INLINE_CLASS})
-            el.text = AtomicString(f"\\({tex}\\)")
-        return el, m.start(0), m.end(0)
-
-
-def _is_display(el: etree.Element) -> bool:
-    return el.tag == "div" and el.get("class") == DISPLAY_CLASS
-
-
-def _has_content(p: etree.Element) -> bool:
-    return bool((p.text or "").strip()) or len(p) > 0
-
-
-def _split_paragraph(p: etree.Element) -> list[etree.Element]:
-    """Split <p> around display-math divs, since a div inside a p is invalid HTML."""
-    parts: list[etree.Element] = []
-    current = etree.Element("p")
-    current.text = p.text
-    for child in list(p):
-        if not _is_display(child):
-            current.append(child)
-            continue
-        if _has_content(current):
-            parts.append(current)
-        current = etree.Element("p")
-        current.text, child.tail = child.tail, None
-        parts.append(child)
-    if _has_content(current):
-        parts.append(current)
-    parts[-1].tail = p.tail
-    return parts
-
-
-class _DisplayMathLifter(Treeprocessor):
-    """Move display math out of paragraphs (runs after inline patterns have made the divs)."""
-
-    def run(self, root: etree.Element) -> None:
-        for parent in list(root.iter()):
-            for index in reversed(range(len(parent))):
-                child = parent[index]
-                if child.tag == "p" and any(_is_display(c) for c in child):
-                    parent[index : index + 1] = _split_paragraph(child)
-
-
-class MathExtension(Extension):
-    """Keep $…$, \\(…\\), $$…$$ and \\[…\\] verbatim; `\\$` is a literal dollar."""
-
-    def extendMarkdown(self, md: markdown.Markdown) -> None:
-        md.ESCAPED_CHARS.append("$")
-        # 185: after code spans (190) so math in code is left alone, before escapes (180).
-        md.inlinePatterns.register(_MathInline(MATH_RE, md), "math", 185)
-        md.treeprocessors.register(_DisplayMathLifter(md), "display_math", 19)
+RENDER_VERSION = "2"  # bump when rendering changes: stored posts are then rendered again
 
 
 def _new_markdown() -> markdown.Markdown:
@@ -120,16 +33,34 @@ def _new_markdown() -> markdown.Markdown:
     )
 
 
+class RenderError(ValueError):
+    """A body that cannot be rendered (e.g. nested too deeply); the message is the reason."""
+
+
 _local = threading.local()
 
 
 def render_markdown(text: str, base_url: str | None = None) -> str:
-    """Render Markdown to sanitised HTML; relative links resolve against base_url."""
+    """Render Markdown to sanitised HTML; relative links resolve against base_url.
+
+    Raises RenderError when the body cannot be rendered. A failed render leaves no trace on the
+    next one: the thread's Markdown instance is thrown away (a RecursionError half-way through
+    leaves python-markdown's parser state broken, and ``reset()`` does not repair all of it).
+    """
     md: markdown.Markdown | None = getattr(_local, "md", None)
     if md is None:
         md = _local.md = _new_markdown()  # Markdown objects are not thread-safe: one per thread
     try:
         html = md.convert(text)
-    finally:
         md.reset()
-    return sanitize_html(html, base_url)
+    except RecursionError:
+        _local.md = None
+        raise RenderError("the Markdown is nested too deeply to render") from None
+    except Exception as exc:
+        _local.md = None
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise RenderError(f"the Markdown cannot be rendered: {reason}") from exc
+    try:
+        return sanitize_html(html, base_url)
+    except RecursionError:
+        raise RenderError("the HTML is nested too deeply to sanitise") from None

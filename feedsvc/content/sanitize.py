@@ -7,6 +7,7 @@ from urllib.parse import urljoin
 
 import nh3
 
+from feedsvc.content.mathml import MATHML_ATTRIBUTES, MATHML_TAGS, keep_mathml_attribute
 from feedsvc.content.text import strip_control_chars
 
 _HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
@@ -16,12 +17,14 @@ _PLAIN = (
     "th", "td", "caption", "figure", "figcaption", "dl", "dt", "dd", "abbr", "a", "img", "kbd",
     "mark", "small", "q", "cite",
 )  # fmt: skip
-TAGS = frozenset(_PLAIN + _HEADINGS)
+TAGS = frozenset(_PLAIN + _HEADINGS) | MATHML_TAGS
 
 # Elements whose content is dangerous or meaningless as text: dropped together with the content.
+# annotation-xml may carry HTML or SVG (an integration point): never kept, nor its content.
 CLEAN_CONTENT_TAGS = frozenset(
-    {"script", "style", "iframe", "object", "embed", "template", "noscript", "textarea", "select"}
-)
+    {"script", "style", "iframe", "object", "embed", "template", "noscript", "textarea", "select",
+     "annotation-xml"}
+)  # fmt: skip
 
 ATTRIBUTES: dict[str, set[str]] = {
     **{h: {"id"} for h in _HEADINGS},
@@ -38,6 +41,7 @@ ATTRIBUTES: dict[str, set[str]] = {
     "li": {"id"},
     "th": {"align"},
     "td": {"align"},
+    **MATHML_ATTRIBUTES,
 }
 
 URL_SCHEMES = frozenset({"http", "https", "mailto"})
@@ -62,6 +66,7 @@ def sanitize_html(html: str, base_url: str | None = None) -> str:
         attributes={tag: set(names) for tag, names in ATTRIBUTES.items()},
         url_schemes=set(URL_SCHEMES),
         url_relative=_relative_resolver(base_url),
+        attribute_filter=keep_mathml_attribute,
         strip_comments=True,
     )
     # Character references such as &#x7f; are decoded by the parser, so strip once more.

@@ -24,6 +24,8 @@ _VOID = frozenset("area base br col embed hr img input link meta param source tr
 _HIDDEN = frozenset("script style template noscript head title svg textarea select".split())
 _FOOTNOTE_CLASSES = frozenset({"footnote", "footnotes", "footnote-ref", "footnote-backref"})
 _CODE_BLOCK_CLASSES = frozenset({"highlight", "codehilite"})
+# MathML is the formula; "math" marks client-rendered TeX upstream, "math-tex" our fallback.
+_FORMULA_CLASSES = frozenset({"math", "math-tex"})
 # Trailing clusters dropped before the ellipsis in word mode ("foo, ..." reads badly).
 _TRAILING_JUNK = frozenset(",;:、，；：")
 _WORD_WINDOW = 0.3  # word mode looks for a space only in the last 30% of the limit
@@ -107,7 +109,7 @@ class _TextExtractor(HTMLParser):
             return ""
         if tag == "sup" and attr.get("id", "").startswith("fnref"):
             return ""
-        if "math" in classes or tag == "math":
+        if classes & _FORMULA_CLASSES or tag == "math":
             return self.formula
         if tag == "pre" or (tag == "div" and classes & _CODE_BLOCK_CLASSES):
             return self.code

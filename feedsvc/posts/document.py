@@ -10,11 +10,11 @@ from typing import Any
 
 from feedsvc import urls
 from feedsvc.config import Config
-from feedsvc.content.markdown import RENDER_VERSION, render_markdown
+from feedsvc.content.markdown import RENDER_VERSION, RenderError, render_markdown
 from feedsvc.content.sanitize import sanitize_html
 from feedsvc.content.text import slugify, strip_control_chars
 from feedsvc.posts.errors import InvalidPost
-from feedsvc.posts.model import SourceItem
+from feedsvc.posts.model import HASH_VERSION, SourceItem
 from feedsvc.storage.models import Post
 from feedsvc.timefmt import parse_rfc3339, rfc3339
 
@@ -121,15 +121,21 @@ def build_item(
     if updated is not None:
         meaning["updated"] = rfc3339(updated)
     base = urls.absolute(cfg.site.base_url, urls.post_path(slug) + "/")
-    if "markdown" in doc:
-        html = render_markdown(doc["markdown"], base_url=base)
-    else:
-        html = sanitize_html(doc["html"], base_url=base)
+    try:
+        if "markdown" in doc:
+            html = render_markdown(doc["markdown"], base_url=base)
+        else:
+            html = sanitize_html(doc["html"], base_url=base)
+    except RenderError as exc:
+        raise InvalidPost({"markdown": str(exc)}) from None
+    except RecursionError:
+        raise InvalidPost({"html": "nested too deeply to sanitise"}) from None
     return SourceItem(
         external_key=key,
         title=doc["title"],
         content_html=html,
-        content_hash=digest([meaning, slug, cfg.site.base_url, RENDER_VERSION]),
+        content_hash=digest([meaning, slug, cfg.site.base_url, HASH_VERSION]),
+        render_version=RENDER_VERSION,
         slug=slug,
         markdown=doc.get("markdown"),
         summary=doc.get("summary"),

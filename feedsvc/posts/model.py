@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+# Part of every content hash: the hash is of what a post means, not of how feedsvc renders it
+# (a new renderer re-renders stored posts without an event, see posts.rerender). It was the
+# render version until that changed to "2"; kept at "1" so that stored hashes stay valid.
+HASH_VERSION = "1"
+
 
 @dataclass(frozen=True)
 class SourceItem:
@@ -33,6 +38,8 @@ class SourceItem:
     url: str | None = None
     draft: bool = False
     language: str | None = None
+    # the renderer's version for HTML rendered from Markdown (None: HTML from upstream)
+    render_version: str | None = None
     # markdown files: the stat seen when read, for stat-first incremental passes
     file_mtime_ns: int | None = None
     file_size: int | None = None

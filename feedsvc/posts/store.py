@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from feedsvc.config import Config
 from feedsvc.content.summary import is_cjk_language, placeholders_for, summarize
 from feedsvc.content.text import slugify, strip_control_chars
+from feedsvc.content.title import without_title_heading
 from feedsvc.kinds import EventType, Outcome
 from feedsvc.posts.errors import InvalidPost, ItemFailed, PostError, SlugTaken
 from feedsvc.posts.model import SourceItem
@@ -44,16 +45,15 @@ class Summarizer:
             cjk=is_cjk_language(cfg.site.language),
         )
 
-    def __call__(self, item: SourceItem) -> str:
+    def __call__(self, item: SourceItem, html: str | None = None) -> str:
+        """The explicit summary, else an excerpt of ``html`` (default: the item's content)."""
         if item.summary:
             return strip_control_chars(item.summary)
-        return summarize(
-            item.content_html,
-            length=self.length,
-            formula=self.formula,
-            code=self.code,
-            cjk=self.cjk,
-        )
+        return self.of_html(item.content_html if html is None else html)
+
+    def of_html(self, html: str) -> str:
+        length, formula, code, cjk = self.length, self.formula, self.code, self.cjk
+        return summarize(html, length=length, formula=formula, code=code, cjk=cjk)
 
 
 def is_visible(post: Post, now: datetime) -> bool:
@@ -116,6 +116,8 @@ def apply_item(
     post = posts.get_by_key(session, source, item.external_key, lock=True)
     if post is not None and not post.removed and post.content_hash == item.content_hash:
         post.file_mtime_ns, post.file_size = item.file_mtime_ns, item.file_size
+        if item.render_version is not None and post.render_version != item.render_version:
+            refresh_render(session, cfg, post, item.content_html, item.render_version)
         return Outcome.UNCHANGED
     slug = claim_slug(
         session,
@@ -144,6 +146,18 @@ def apply_item(
     return outcome
 
 
+def refresh_render(session: Session, cfg: Config, post: Post, html: str, version: str) -> None:
+    """HTML from a newer renderer for a post whose meaning (and hash) is unchanged: the feeds
+    change (the change signal is bumped), its ``updated`` date and its events do not."""
+    post.content_html = html = without_title_heading(html, post.title)
+    if post.summary_explicit is None:
+        post.summary = Summarizer.from_config(cfg).of_html(html)
+    post.render_version = version
+    session.flush()
+    if post.visible:
+        content_state.bump(session)
+
+
 def _fill(post: Post, item: SourceItem, slug: str, now: datetime, summarize_: Summarizer) -> None:
     post.slug = slug
     post.title = strip_control_chars(item.title)
@@ -152,10 +166,12 @@ def _fill(post: Post, item: SourceItem, slug: str, now: datetime, summarize_: Su
     post.url = item.url
     post.language = item.language
     post.markdown = item.markdown
-    post.content_html = item.content_html
-    post.summary = summarize_(item)
+    # a body starting with the title as a heading would show it twice: page, feeds, summary
+    post.content_html = without_title_heading(item.content_html, post.title)
+    post.summary = summarize_(item, post.content_html)
     post.summary_explicit = item.summary
     post.content_hash = item.content_hash
+    post.render_version = item.render_version
     post.published = item.published or post.first_seen
     previous = post.updated
     post.updated = item.updated or (now if previous is not None else post.published)

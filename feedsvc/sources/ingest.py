@@ -12,6 +12,7 @@ from pathlib import Path
 from feedsvc.clock import Clock
 from feedsvc.config import Config, SourceConfig
 from feedsvc.kinds import Outcome, SourceKind, SourceStatus
+from feedsvc.posts.rerender import rerender_stale
 from feedsvc.posts.store import publish_due, remove_by_key
 from feedsvc.sources import markdown
 from feedsvc.sources.feed_ingest import backoff_delay, ingest_feed
@@ -47,6 +48,7 @@ def ingest_source(
             _ingest_markdown(db, cfg, source, clock, report, progress)
         else:
             ingest_feed(db, cfg, source, clock, report)
+        rerender_stale(db, cfg, source.name)  # posts an older renderer made (files unchanged)
         publish_due(db, cfg, clock.now())
     except Exception as exc:  # the whole pass failed (database, disk): recorded, not raised
         log.exception("ingest pass failed", extra={"source": source.name})

@@ -14,9 +14,9 @@ from typing import Any
 import yaml
 
 from feedsvc import urls
-from feedsvc.content.markdown import RENDER_VERSION, render_markdown
+from feedsvc.content.markdown import RENDER_VERSION, RenderError, render_markdown
 from feedsvc.content.text import slugify, strip_control_chars
-from feedsvc.posts.model import SourceItem
+from feedsvc.posts.model import HASH_VERSION, SourceItem
 from feedsvc.sources.report import ItemError
 
 SUFFIXES = (".md", ".markdown")
@@ -114,17 +114,17 @@ def parse_file(
         ) from exc
     text = strip_control_chars(text.replace("\r\n", "\n"))
     meta, body = split_front_matter(text)
-    reldir = str(PurePosixPath(key).parent)
-    media_base = urls.absolute(
-        base_url, urls.media_path(source, "" if reldir == "." else reldir + "/")
-    )
-    html = render_markdown(body, base_url=media_base)
-    digest = hashlib.sha256(raw + b"\0" + base_url.encode() + RENDER_VERSION.encode()).hexdigest()
+    try:
+        html = render_markdown(body, base_url=urls.markdown_base(base_url, source, key))
+    except RenderError as exc:
+        raise ItemProblem(f"body: {exc}") from None
+    digest = hashlib.sha256(raw + b"\0" + base_url.encode() + HASH_VERSION.encode()).hexdigest()
     return SourceItem(
         external_key=key,
         title=_title(meta, body, key),
         content_html=html,
         content_hash=digest,
+        render_version=RENDER_VERSION,
         slug=_slug(meta),
         default_slug=default_slug(key),
         markdown=body,

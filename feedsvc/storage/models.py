@@ -99,6 +99,8 @@ class Post(Base):
     summary: Mapped[str] = mapped_column(Text)
     summary_explicit: Mapped[str | None] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(64))
+    # RENDER_VERSION of the renderer that made content_html from markdown (None: not rendered)
+    render_version: Mapped[str | None] = mapped_column(String(16))
     published: Mapped[datetime] = mapped_column(UTCDateTime())
     updated: Mapped[datetime] = mapped_column(UTCDateTime())
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime())

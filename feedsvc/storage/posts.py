@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from feedsvc import urls
@@ -54,6 +54,17 @@ def stamps_for_source(session: Session, source: str) -> dict[str, tuple[int | No
         )
     )
     return {key: (mtime, size) for key, mtime, size in rows}
+
+
+def stale_render_ids(session: Session, version: str, source: str | None = None) -> list[int]:
+    """Posts made from Markdown by a renderer other than ``version`` (removed ones too)."""
+    query = select(Post.id).where(
+        Post.markdown.is_not(None),
+        or_(Post.render_version.is_(None), Post.render_version != version),
+    )
+    if source is not None:
+        query = query.where(Post.source == source)
+    return list(session.scalars(query.order_by(Post.id)))
 
 
 def due_ids(session: Session, now: datetime) -> list[int]:

@@ -243,6 +243,16 @@ def test_markdown_with_math_and_code_gets_a_summary_with_placeholders(client):
     assert post["summary"].startswith("标题")
 
 
+def test_a_body_too_deep_to_render_is_422_and_the_next_post_is_intact(client):
+    """Issue 12 item 4: was a 500, and later renders on that thread lost their paragraphs."""
+    resp = push(client, title="deep", markdown="- " * 3000 + "x")
+    assert resp.status_code == 422
+    assert resp.json["fields"] == {"markdown": "the Markdown is nested too deeply to render"}
+    post = push(client, title="after", markdown="one\n\ntwo").json
+    assert post["content_html"].split("\n") == ["<p>one</p>", "<p>two</p>"]
+    assert client.get("/api/v1/posts", headers=AUTH).json["total"] == 1
+
+
 def test_script_in_pushed_html_is_removed(client):
     html = '<p onclick="x()">好<script>alert(1)</script></p><a href="../rel">link</a>'
     post = push(client, markdown=None, html=html, slug="s").json

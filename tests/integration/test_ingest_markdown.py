@@ -269,3 +269,18 @@ def test_bundled_examples_ingest_cleanly(tmp_path, clock):
     with db.read() as s:
         assert s.scalar(select(func.count()).select_from(Event)) == sum(p.visible for p in posts)
     db.dispose()
+
+
+def test_a_body_too_deep_to_render_is_its_error_and_later_files_keep_paragraphs(
+    db, cfg, clock, posts_dir
+):
+    """Issue 12 item 4: the RecursionError once left later posts of the pass without <p>."""
+    write(posts_dir / "a-deep.md", post_md("Deep", "- " * 3000 + "x"))
+    write(posts_dir / "b-after.md", post_md("After", "one\n\ntwo"))
+    report = run(db, cfg, clock)
+    assert [(e.item, e.reason) for e in report.errors] == [
+        ("a-deep.md", "body: the Markdown is nested too deeply to render")
+    ]
+    with db.read() as session:
+        (post,) = session.scalars(select(Post))
+        assert (post.external_key, post.content_html) == ("b-after.md", "<p>one</p>\n<p>two</p>")

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feedsvc.content.markdown import render_markdown
+from feedsvc.content.markdown import RenderError, render_markdown
 from tests.unit.test_sanitize import Node, parse
 
 BASE = "https://example.org/posts/hello/"
@@ -22,9 +22,22 @@ def classes(node: Node) -> set[str]:
     return set((node.attrs.get("class") or "").split())
 
 
-def math_nodes(tree: Node) -> list[tuple[str, str, str]]:
-    """(tag, class, text) of every math element, in document order."""
-    return [(n.tag, n.attrs["class"] or "", n.text()) for n in tree.iter() if "math" in classes(n)]
+def math_nodes(tree: Node) -> list[tuple[str, str]]:
+    """(display, TeX annotation) of every formula, in document order; ("fallback", text) for TeX
+    the converter could not read."""
+    found = []
+    for node in tree.iter():
+        if node.tag == "math":
+            semantics = [c for c in node.children if isinstance(c, Node)]
+            assert [n.tag for n in semantics] == ["semantics"]
+            parts = [c for c in semantics[0].children if isinstance(c, Node)]
+            assert len(parts) == 2 and parts[0].tag.startswith("m"), parts
+            assert parts[1].tag == "annotation"
+            assert parts[1].attrs == {"encoding": "application/x-tex"}
+            found.append((node.attrs.get("display") or "inline", parts[1].text()))
+        elif node.tag == "code" and classes(node) == {"math-tex"}:
+            found.append(("fallback", node.text()))
+    return found
 
 
 def test_fenced_code_gets_highlight_classes() -> None:
@@ -76,20 +89,14 @@ ALIGNED = "\n\\begin{aligned}\na_1 &= b_1 \\\\\nc &= d\n\\end{aligned}\n"
 MATH_CASES = {
     "dollar inline": (
         "$a_1 + b_2$ and $c*d*e$",
-        [("span", "math inline", r"\(a_1 + b_2\)"), ("span", "math inline", r"\(c*d*e\)")],
+        [("inline", "a_1 + b_2"), ("inline", "c*d*e")],
     ),
-    "dollar display": (r"$$\sum_{i=1}^n x_i$$", [("div", "math display", r"\[\sum_{i=1}^n x_i\]")]),
-    "paren inline": (r"see \(x_a^*\) here", [("span", "math inline", r"\(x_a^*\)")]),
-    "bracket display": (r"\[x_1 \\ y_2\]", [("div", "math display", r"\[x_1 \\ y_2\]")]),
-    "tex is escaped then decoded intact": (
-        r"$a<b \& c>d$",
-        [("span", "math inline", r"\(a<b \& c>d\)")],
-    ),
-    "backslashes survive": (
-        r"$\alpha\,\{x\}\_$",
-        [("span", "math inline", r"\(\alpha\,\{x\}\_\)")],
-    ),
-    "multi-line display": (f"$${ALIGNED}$$", [("div", "math display", f"\\[{ALIGNED}\\]")]),
+    "dollar display": (r"$$\sum_{i=1}^n x_i$$", [("block", r"\sum_{i=1}^n x_i")]),
+    "paren inline": (r"see \(x_a^*\) here", [("inline", "x_a^*")]),
+    "bracket display": (r"\[x_1 \\ y_2\]", [("block", r"x_1 \\ y_2")]),
+    "tex is escaped then decoded intact": (r"$a<b \& c>d$", [("inline", r"a<b \& c>d")]),
+    "backslashes survive": (r"$\alpha\,\{x\}\_$", [("inline", r"\alpha\,\{x\}\_")]),
+    "multi-line display": (f"$${ALIGNED}$$", [("block", ALIGNED)]),
     "prices are not math": ("It costs $5 and $10.", []),
     "closing dollar before a digit": ("prices of $1/$2 per unit", []),
     "code span inside dollars": ("$a `b_1` c$", []),
@@ -98,7 +105,10 @@ MATH_CASES = {
     "math in code span": ("`$a_1$` and `\\(x\\)`", []),
     "math in fenced code": ("```\n$a_1$ $$b$$\n```", []),
     "math in indented code": ("    $a_1$\n", []),
-}
+    "unreadable TeX stays as TeX": (r"$\frac{$ and \[x_\]", [("fallback", r"$\frac{$"),
+                                                            ("fallback", r"\[x_\]")]),
+    "braces nested too deep": ("$" + "{" * 3000 + "$", [("fallback", "$" + "{" * 3000 + "$")]),
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("name", sorted(MATH_CASES))
@@ -107,6 +117,18 @@ def test_math(name: str) -> None:
     tree = render(source)
     assert math_nodes(tree) == expected
     assert not tree.iter("em") and not tree.iter("strong")
+
+
+def test_mathml_presentation_is_laid_out_from_the_tex() -> None:
+    (math,) = render(r"$\frac{a}{b^2}$").iter("math")
+    (frac,) = math.iter("mfrac")
+    num, den = (c for c in frac.children if isinstance(c, Node))
+    assert num.text() == "a"
+    (sup,) = den.iter("msup")
+    assert [c.text() for c in sup.children if isinstance(c, Node)] == ["b", "2"]
+    # symbols are characters, not "&#x222B;" text, and the annotation is not in the layout
+    (integral,) = render(r"$\int x$").iter("mo")
+    assert integral.text() == "\u222b"
 
 
 def test_math_literals_stay_literal() -> None:
@@ -119,11 +141,14 @@ def test_math_literals_stay_literal() -> None:
 def test_display_math_is_lifted_out_of_its_paragraph() -> None:
     tree = render("即:\n$$\nx_1\n$$\n显然 $y$ 成立")
     top = [c for c in tree.children if isinstance(c, Node)]
-    assert [(n.tag, n.text().strip()) for n in top] == [
-        ("p", "即:"),
-        ("div", "\\[\nx_1\n\\]"),
-        ("p", "显然 \\(y\\) 成立"),
+    assert [(n.tag, n.attrs.get("display")) for n in top] == [
+        ("p", None),
+        ("math", "block"),
+        ("p", None),
     ]
+    assert top[0].text().strip() == "即:"
+    assert math_nodes(top[1]) == [("block", "\nx_1\n")]
+    assert math_nodes(top[2]) == [("inline", "y")]
 
 
 @pytest.mark.parametrize(
@@ -191,3 +216,21 @@ def test_output_is_deterministic_across_calls_and_threads() -> None:
 def test_any_text_renders_to_well_nested_html(source: str) -> None:
     tree = parse(render_markdown(source, BASE))
     assert not tree.iter("script")
+
+
+@pytest.mark.parametrize("deep", ["- " * 3000 + "x", "> " * 3000 + "x", "1. " * 3000 + "x"])
+def test_a_failed_render_leaves_no_trace_on_the_next(deep: str) -> None:
+    """Issue 12 item 4: a RecursionError once broke the thread's reused Markdown instance."""
+    try:
+        render_markdown(deep)
+    except RenderError as exc:
+        assert "nested too deeply" in str(exc)
+    tree = render("first paragraph\n\nsecond *one*\n\n- item\n")
+    top = [(c.tag, c.text().strip()) for c in tree.children if isinstance(c, Node)]
+    assert top == [("p", "first paragraph"), ("p", "second one"), ("ul", "item")]
+
+
+def test_a_deep_list_is_a_render_error() -> None:
+    with pytest.raises(RenderError, match="nested too deeply"):
+        render_markdown("- " * 3000 + "x")
+    assert [p.text() for p in render("a\n\nb").iter("p")] == ["a", "b"]

@@ -101,6 +101,15 @@ TEXT_CASES = {
         "[F]c",
     ),
     "mathml element": ("<p>x<math><mi>y</mi></math></p>", "x[F]"),
+    "mathml with its tex annotation": (
+        '<p>即:</p><math display="block"><semantics><mi>x</mi>'
+        '<annotation encoding="application/x-tex">x</annotation></semantics></math><p>显然</p>',
+        "即: [F] 显然",
+    ),
+    "tex left as code is a formula": (
+        '<p>a <code class="math-tex">$\\frac{$</code> b</p>',
+        "a [F] b",
+    ),
     "code block": ("<p>a</p><pre><code>x = 1</code></pre><p>b</p>", "a [C] b"),
     "codehilite block is one placeholder": (
         '<div class="highlight"><pre><span></span><code>x</code></pre></div>',
