@@ -169,6 +169,7 @@ def feed_item(cfg: Config, post: Post) -> FeedItem:
             Term(t.slug, t.name, urls.absolute(base, f"/{ScopeKind.TAGS}/")) for t in post.tags
         ),
         language=post.language,
+        image=post.image,
     )
 
 

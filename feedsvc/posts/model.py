@@ -31,6 +31,7 @@ class SourceItem:
     tags: tuple[str, ...] = ()
     author: str | None = None
     url: str | None = None
+    image: str | None = None  # cover image: an absolute, publishable URL
     draft: bool = False
     language: str | None = None
     # markdown files: the stat seen when read, for stat-first incremental passes

@@ -146,6 +146,7 @@ def _fill(post: Post, item: SourceItem, slug: str, now: datetime, summarize_: Su
     post.author = item.author
     post.author_slug = slugify(item.author) if item.author else None
     post.url = item.url
+    post.image = item.image
     post.language = item.language
     post.markdown = item.markdown
     post.content_html = item.content_html
