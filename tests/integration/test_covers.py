@@ -17,7 +17,6 @@ from sqlalchemy import inspect, select
 
 from feedsvc.app import create_app
 from feedsvc.clock import FixedClock
-from feedsvc.config import Config
 from feedsvc.sources.ingest import ingest_source
 from feedsvc.storage.db import Database
 from feedsvc.storage.migrate import downgrade, upgrade
@@ -25,6 +24,7 @@ from feedsvc.storage.models import Event, Post
 from feedsvc.web.state import state
 from tests.conftest import ADMIN_TOKEN, EXAMPLES, T0, make_config
 from tests.httpserver import Reply, ScriptedServer
+from tests.integration.test_feed_source import feed_setup
 
 BASE = "https://example.org"
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -157,17 +157,6 @@ def server():
         yield srv
 
 
-def feed_source(tmp_path: Path, server: ScriptedServer) -> tuple[Config, Database]:
-    cfg = make_config(
-        tmp_path,
-        network={"allow_private_networks": True},
-        sources=[{"name": "up", "kind": "feed", "url": server.url("/feed"), "interval": 60}],
-    )
-    db = Database(cfg.storage.url)
-    upgrade(db)
-    return cfg, db
-
-
 def test_upstream_media_content_enclosure_and_bad_images(tmp_path, server, clock) -> None:
     items = "".join(
         [
@@ -180,7 +169,7 @@ def test_upstream_media_content_enclosure_and_bad_images(tmp_path, server, clock
     )  # fmt: skip
     body = RSS_TEMPLATE.format(items=items).encode()
     server.route("/feed", Reply(200, {"Content-Type": "application/rss+xml"}, body))
-    cfg, db = feed_source(tmp_path, server)
+    cfg, db = feed_setup(tmp_path, server)
     report = ingest_source(db, cfg, cfg.sources[0], clock)
     assert (report.new, report.failed) == (4, 1)
     [error] = report.errors
@@ -212,7 +201,7 @@ def test_upstream_atom_enclosure_json_image_and_an_edit(tmp_path, server, clock)
         Reply(200, atom_type, atom("https://up.example/one.png")),
         Reply(200, atom_type, atom("https://up.example/two.png")),
     )
-    cfg, db = feed_source(tmp_path, server)
+    cfg, db = feed_setup(tmp_path, server)
     ingest_source(db, cfg, cfg.sources[0], clock)
     assert stored(db)["urn:e1"].image == "https://up.example/one.png"
     clock.advance(hours=2)
@@ -233,7 +222,7 @@ def test_upstream_json_feed_image(tmp_path, server, clock) -> None:
     server.route(
         "/feed", Reply(200, {"Content-Type": "application/feed+json"}, json.dumps(doc).encode())
     )
-    cfg, db = feed_source(tmp_path, server)
+    cfg, db = feed_setup(tmp_path, server)
     ingest_source(db, cfg, cfg.sources[0], clock)
     images = {p.external_key: p.image for p in stored(db).values()}
     assert images == {"j1": server.url("/pics/j1.webp"), "j2": "https://up.example/b.png"}
