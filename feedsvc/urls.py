@@ -31,6 +31,11 @@ class UnsafeURL(ValueError):
     """A URL feedsvc will not publish; the message is the reason (for an item error)."""
 
 
+def has_scheme(value: str) -> bool:
+    """Whether a URL reference starts with a scheme (``https:``, ``javascript:``…)."""
+    return bool(_SCHEME.match(value))
+
+
 def publishable_url(value: object, base_url: str | None) -> str:
     """The one check for every URL feedsvc publishes (entry links, images, author URIs).
 
@@ -47,7 +52,7 @@ def publishable_url(value: object, base_url: str | None) -> str:
         raise UnsafeURL("must not contain spaces, control characters, quotes, < > ` or \\")
     if value.startswith("//"):
         raise UnsafeURL("must be an absolute http or https URL, or a path on this site")
-    if _SCHEME.match(value):
+    if has_scheme(value):
         absolute_url = value
     elif base_url is None:
         raise UnsafeURL("must be an absolute http or https URL")

@@ -149,7 +149,16 @@ def _generator(doc: FeedDoc, ext: type, atom: bool) -> FeedGenerator:
     if doc.language:
         fg.language(_text(doc.language))
     fg.generator(GENERATOR)
+    if any(item.image for item in doc.items):  # xmlns:media only where an entry uses it
+        fg.load_extension("media", atom=atom, rss=not atom)
     return fg
+
+
+def _cover(entry: FeedEntry, item: FeedItem) -> None:
+    """Media RSS: the cover as ``<media:content medium="image">`` of the entry itself."""
+    if item.image:
+        # group=None: feedgen would otherwise wrap it in a <media:group> of its own
+        entry.media.content({"url": _text(item.image), "medium": "image"}, group=None)
 
 
 def _dates(entry: FeedEntry, item: FeedItem) -> None:
@@ -204,6 +213,7 @@ def _atom_entry(entry: FeedEntry, item: FeedItem) -> None:
         entry.category(category)
     if item.language:
         entry.feedsvc.lang = _text(item.language)
+    _cover(entry, item)
 
 
 def build_rss(doc: FeedDoc) -> bytes:
@@ -239,6 +249,7 @@ def _rss_item(entry: FeedEntry, item: FeedItem) -> None:
         entry.category(category)
     # feedgen writes <author> only with an e-mail address; names go in dc:creator
     entry.feedsvc.creators = _names(item.authors)
+    _cover(entry, item)
 
 
 def build_json(doc: FeedDoc) -> bytes:
@@ -275,6 +286,8 @@ def _json_item(item: FeedItem) -> dict[str, Any]:
     else:
         entry["content_text"] = _text(item.summary)
     entry["summary"] = _text(item.summary)
+    if item.image:
+        entry["image"] = _text(item.image)
     entry["date_published"] = _instant(item.published, f"{item.id}: published").isoformat()
     entry["date_modified"] = _instant(item.updated, f"{item.id}: updated").isoformat()
     authors = _names(item.authors)

@@ -30,6 +30,7 @@ class FeedItem:
     categories: tuple[Term, ...] = ()
     tags: tuple[Term, ...] = ()
     language: str | None = None
+    image: str | None = None  # cover image, absolute URL
 
 
 @dataclass(frozen=True)

@@ -180,6 +180,7 @@ def feed_item(cfg: Config, post: Post) -> FeedItem:
             Term(t.slug, t.name, urls.absolute(base, f"/{ScopeKind.TAGS}/")) for t in post.tags
         ),
         language=post.language,
+        image=post.image,
     )
 
 

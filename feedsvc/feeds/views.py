@@ -55,6 +55,7 @@ class PostView:
     updated: datetime
     href: str
     url: str | None  # the post's external link, if any
+    image: str | None  # cover image (absolute URL): og:image
 
 
 def term_links(cfg: Config, kind: str, terms: list[Any]) -> list[Link]:
@@ -112,4 +113,5 @@ def post_view(db: Database, cfg: Config, slug: str) -> PostView | None:
             updated=post.updated,
             href=urls.absolute(base, urls.post_path(post.slug)),
             url=post.url,
+            image=post.image,
         )

@@ -20,7 +20,7 @@ from feedsvc.timefmt import parse_rfc3339, rfc3339
 
 FIELDS = frozenset(
     {"title", "markdown", "html", "slug", "summary", "categories", "tags", "published",
-     "updated", "author", "url", "draft", "id"}
+     "updated", "author", "url", "image", "draft", "id"}
 )  # fmt: skip
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._~:@/+=-]{1,200}")
 
@@ -64,7 +64,7 @@ def _check(name: str, value: Any) -> tuple[Any, str | None]:
     if name == "slug":
         ok = isinstance(value, str) and value != "" and bool(slugify(value) == value)
         return (value, None) if ok else (None, "not a valid slug (e.g. 'my-first-post')")
-    if name == "url":  # absolute only: a pushed document names no site to resolve against
+    if name in ("url", "image"):  # absolute only: a pushed document names no site to resolve
         reason = "must be an absolute http or https URL"  # the API's contract wording
         try:
             return urls.publishable_url(value, None), None
@@ -145,6 +145,7 @@ def build_item(
         tags=tuple(doc.get("tags", ())),
         author=doc.get("author"),
         url=doc.get("url"),
+        image=doc.get("image"),
         draft=doc.get("draft", False),
     )
 
@@ -161,7 +162,12 @@ def stored_document(post: Post) -> dict[str, Any]:
         doc["markdown"] = post.markdown
     else:
         doc["html"] = post.content_html
-    optional = {"summary": post.summary_explicit, "author": post.author, "url": post.url}
+    optional = {
+        "summary": post.summary_explicit,
+        "author": post.author,
+        "url": post.url,
+        "image": post.image,
+    }
     doc.update({k: v for k, v in optional.items() if v is not None})
     if post.categories:
         doc["categories"] = [c.name for c in post.categories]

@@ -36,6 +36,7 @@ class SourceItem:
     tags: tuple[str, ...] = ()
     author: str | None = None
     url: str | None = None
+    image: str | None = None  # cover image: an absolute, publishable URL
     draft: bool = False
     language: str | None = None
     # the renderer's version for HTML rendered from Markdown (None: HTML from upstream)

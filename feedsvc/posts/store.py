@@ -164,6 +164,7 @@ def _fill(post: Post, item: SourceItem, slug: str, now: datetime, summarize_: Su
     post.author = item.author
     post.author_slug = slugify(item.author) if item.author else None
     post.url = item.url
+    post.image = item.image
     post.language = item.language
     post.markdown = item.markdown
     # a body starting with the title as a heading would show it twice: page, feeds, summary

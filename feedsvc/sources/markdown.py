@@ -17,9 +17,8 @@ from feedsvc import urls
 from feedsvc.content.markdown import RENDER_VERSION, RenderError, render_markdown
 from feedsvc.content.text import slugify, strip_control_chars
 from feedsvc.posts.model import HASH_VERSION, SourceItem
+from feedsvc.sources.assets import SUFFIXES, BadCover, cover_url
 from feedsvc.sources.report import ItemError
-
-SUFFIXES = (".md", ".markdown")
 
 
 class ItemProblem(Exception):
@@ -63,7 +62,7 @@ def scan(
                 yield Unchanged(key)
                 continue
             raw = _read(path, st, max_bytes)
-            yield parse_file(key, raw, base_url=base_url, source=source, st=st)
+            yield parse_file(key, raw, base_url=base_url, source=source, root=root, st=st)
         except ItemProblem as exc:
             yield ItemError(source=source, item=key, reason=str(exc))
         except RecursionError:
@@ -101,7 +100,13 @@ def _read(path: Path, st: os.stat_result, max_bytes: int) -> bytes:
 
 
 def parse_file(
-    key: str, raw: bytes, *, base_url: str, source: str, st: os.stat_result | None = None
+    key: str,
+    raw: bytes,
+    *,
+    base_url: str,
+    source: str,
+    root: Path,
+    st: os.stat_result | None = None,
 ) -> SourceItem:
     """Turn one file's bytes into a SourceItem (rendered and sanitised) or raise ItemProblem."""
     if b"\x00" in raw:
@@ -114,6 +119,7 @@ def parse_file(
         ) from exc
     text = strip_control_chars(text.replace("\r\n", "\n"))
     meta, body = split_front_matter(text)
+    reldir = str(PurePosixPath(key).parent)
     try:
         html = render_markdown(body, base_url=urls.markdown_base(base_url, source, key))
     except RenderError as exc:
@@ -135,6 +141,7 @@ def parse_file(
         tags=_str_list(meta, "tags"),
         author=_opt_str(meta, "author"),
         url=_url(meta, "url", base_url),
+        image=_image(meta, root, reldir, source, base_url),
         draft=_bool(meta, "draft"),
         language=_opt_str(meta, "lang") or _opt_str(meta, "language"),
         file_mtime_ns=st.st_mtime_ns if st else None,
@@ -198,6 +205,20 @@ def _url(meta: Mapping[str, Any], key: str, base_url: str) -> str | None:
         return urls.publishable_url(value, base_url)
     except urls.UnsafeURL as exc:
         raise ItemProblem(f"{key}: {value[:80]!r} {exc}") from None
+
+
+def _image(
+    meta: Mapping[str, Any], root: Path, reldir: str, source: str, base_url: str
+) -> str | None:
+    """``image:``: a cover, an http(s) URL or an image file of this source (see cover_url)."""
+    value = _opt_str(meta, "image")
+    if value is None:
+        return None
+    post_dir = "" if reldir == "." else reldir
+    try:
+        return cover_url(value, root=str(root), post_dir=post_dir, source=source, base_url=base_url)
+    except BadCover as exc:
+        raise ItemProblem(f"image: {value[:80]!r} {exc}") from None
 
 
 def _slug(meta: Mapping[str, Any]) -> str | None:

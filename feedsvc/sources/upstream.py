@@ -26,6 +26,7 @@ from feedsvc.content.text import collapse_whitespace, strip_control_chars
 from feedsvc.net import FetchError, OutboundClient
 from feedsvc.posts.model import SourceItem
 from feedsvc.sources.report import ItemError
+from feedsvc.sources.upstream_media import feedparser_image, json_image
 from feedsvc.timefmt import fresh_until, parse_rfc3339, retry_after
 
 ACCEPT = (
@@ -107,6 +108,7 @@ class _Entry:
     categories: tuple[str, ...]
     author: str | None
     base: str
+    image: str | None = None  # as the document gives it: unresolved, unchecked
 
 
 def parse_feed(
@@ -245,6 +247,7 @@ def _feedparser_entry(entry: Any, feed: Any, url: str) -> _Entry:
         categories=tuple(t.get("label") or t.get("term") or "" for t in tags),
         author=author,
         base=base,
+        image=feedparser_image(entry),
     )
 
 
@@ -315,6 +318,7 @@ def _json_entry(item: Mapping[str, Any], url: str, feed_author: str | None) -> _
         categories=tuple(t for t in tags if isinstance(t, str)),
         author=_json_author(item) or feed_author,
         base=link or url,
+        image=json_image(item),
     )
 
 
@@ -340,13 +344,19 @@ def _source_item(
         except urls.UnsafeURL as exc:
             name = entry.guid or entry.link[:80]
             return ItemError(source, name, f"upstream: {url}: entry {name}: link {exc}")
+    try:  # relative to the document, as feedparser leaves media URLs
+        image = urls.publishable_url(_join(url, entry.image), None) if entry.image else None
+    except urls.UnsafeURL as exc:
+        name = entry.guid or entry.link or f"#{position}"
+        return ItemError(source, name, f"upstream: {url}: entry {name}: image {exc}")
     content_html = sanitize_html(entry.content_html, entry.base)
     title = title or _title_from(content_html)
     summary = strip_control_chars(entry.summary).strip() if entry.summary else None
     categories, author = _clean_all(entry.categories), _clean(entry.author)
     # every field a reader sees goes into the hash, so an upstream edit is an update
     hashed = [title, content_html, summary, entry.published, entry.updated, categories, author]
-    digest = hashlib.sha256(json.dumps([*hashed, link], default=str).encode("utf-8"))
+    hashed += [link] if image is None else [link, image]  # posts stored before covers keep theirs
+    digest = hashlib.sha256(json.dumps(hashed, default=str).encode("utf-8"))
     return SourceItem(
         external_key=strip_control_chars(key).strip(),
         title=title,
@@ -358,6 +368,7 @@ def _source_item(
         categories=categories,
         author=author,
         url=link,
+        image=image,
         language=language,
     )
 

@@ -93,6 +93,7 @@ class Post(Base):
     author: Mapped[str | None] = mapped_column(String(300))
     author_slug: Mapped[str | None] = mapped_column(String(300))
     url: Mapped[str | None] = mapped_column(Text)  # external URL, when the post has one
+    image: Mapped[str | None] = mapped_column(Text)  # cover image, an absolute URL
     language: Mapped[str | None] = mapped_column(String(35))
     markdown: Mapped[str | None] = mapped_column(Text)
     content_html: Mapped[str] = mapped_column(Text)

@@ -119,6 +119,7 @@ def snapshot(post: Post, base_url: str) -> dict[str, Any]:
         "summary": post.summary,
         "content_html": post.content_html,
         "author": post.author,
+        "image": post.image,
         "categories": [c.name for c in post.categories],
         "tags": [t.name for t in post.tags],
         "published": rfc3339(post.published),

@@ -6,9 +6,8 @@ import os
 from pathlib import Path
 
 from flask import Response, abort, send_from_directory
-from werkzeug.security import safe_join
 
-from feedsvc.sources.markdown import SUFFIXES
+from feedsvc.sources.assets import asset_path
 from feedsvc.web.state import state
 
 # Files come from the operator's directory but are served from our origin: keep them inert.
@@ -16,28 +15,6 @@ MEDIA_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",
 }
-
-
-def asset_path(root: str, path: str) -> str | None:
-    """The real file ``path`` names below ``root``, or None when it must not be served."""
-    # refused: traversal, symlink escape, hidden entries, Markdown, directories, missing files
-    if "\x00" in path:  # os.path would raise ValueError (a 500): no file has such a name
-        return None
-    parts = path.split("/")
-    if any(not part or part.startswith(".") for part in parts):
-        return None
-    if path.lower().endswith(SUFFIXES):
-        return None
-    joined = safe_join(root, path)
-    if joined is None:
-        return None
-    real_root = os.path.realpath(root)
-    real = os.path.realpath(joined)
-    if os.path.commonpath([real_root, real]) != real_root or not os.path.isfile(real):
-        return None
-    if real.lower().endswith(SUFFIXES):  # a symlink to a Markdown file
-        return None
-    return real
 
 
 def media(source: str, path: str) -> Response:

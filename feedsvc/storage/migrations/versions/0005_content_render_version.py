@@ -1,8 +1,8 @@
 """posts.render_version: the renderer version that made a post's HTML from its Markdown, so a new
 renderer re-renders stored posts (posts.rerender) without touching their content hash or events
 
-Revision ID: 0004_content
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-04 21:30:00
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_content"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
