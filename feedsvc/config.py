@@ -212,6 +212,15 @@ def _build(cls: type, data: Mapping[str, Any], where: str, required: tuple[str, 
     return cls(**kwargs)
 
 
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
+
+
+def database_scheme(url: str) -> str:
+    """The backend a database URL names: "postgresql+psycopg://…" is "postgresql"."""
+    head, sep, _ = url.partition("://")
+    return head.split("+", 1)[0].lower() if sep else url
+
+
 def _validate(cfg: Config) -> None:
     if not re.match(r"^https?://[^/\s]+", cfg.site.base_url):
         raise ConfigError("site.base_url: must be an absolute http(s) URL")
@@ -223,6 +232,14 @@ def _validate(cfg: Config) -> None:
         raise ConfigError('server.server: must be "granian" or "gunicorn"')
     if cfg.server.workers < 1:
         raise ConfigError("server.workers: must be at least 1")
+    if not 1 <= cfg.server.port <= 65535:
+        raise ConfigError(f"server.port: must be between 1 and 65535, got {cfg.server.port}")
+    scheme = database_scheme(cfg.storage.url)
+    if scheme not in DATABASE_SCHEMES:
+        raise ConfigError(
+            f"storage.url: unknown database URL scheme {scheme!r}"
+            ' (use "sqlite:///path.db" or "postgresql://user@host:5432/db")'
+        )
     names = set()
     for i, src in enumerate(cfg.sources):
         where = f"sources[{i}]"
@@ -287,13 +304,36 @@ def _config_from_mapping(data: Mapping[str, Any], path: str, env: Mapping[str, s
                 name="examples", kind=SourceKind.MARKDOWN, path=str(EXAMPLES_DIR), interval=60.0
             ),
         )
-    cfg = Config(path=path, **kwargs)
-    cfg = _apply_env(cfg, env)
+    cfg = _apply_env(Config(path=path, **kwargs), env)
+    site = data.get("site")
+    if not (isinstance(site, Mapping) and "base_url" in site):
+        # no base_url: links follow the address served (production sets base_url: ids use it)
+        base = served_base_url(cfg.server.host, cfg.server.port)
+        cfg = replace(cfg, site=replace(cfg.site, base_url=base))
     _validate(cfg)
     return cfg
 
 
+def served_base_url(host: str, port: int) -> str:
+    """``http://host:port`` for an address served; loopback and wildcard are "localhost"."""
+    if host in ("", "127.0.0.1", "0.0.0.0", "::", "::1", "localhost"):
+        host = "localhost"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
 def _apply_env(cfg: Config, env: Mapping[str, str]) -> Config:
+    """FEEDSVC_DATABASE_URL, FEEDSVC_ADMIN_TOKEN; FEEDSVC_SERVER_HOST/PORT (``serve --host``,
+    ``--port`` pass theirs to the workers and the scheduler through them)."""
+    if env.get("FEEDSVC_SERVER_HOST"):
+        cfg = replace(cfg, server=replace(cfg.server, host=env["FEEDSVC_SERVER_HOST"]))
+    if env.get("FEEDSVC_SERVER_PORT"):
+        try:
+            port = int(env["FEEDSVC_SERVER_PORT"])
+        except ValueError:
+            raise ConfigError("FEEDSVC_SERVER_PORT: expected a port number") from None
+        cfg = replace(cfg, server=replace(cfg.server, port=port))
     if env.get("FEEDSVC_DATABASE_URL"):
         cfg = replace(cfg, storage=replace(cfg.storage, url=env["FEEDSVC_DATABASE_URL"]))
     if env.get("FEEDSVC_ADMIN_TOKEN"):

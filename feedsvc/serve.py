@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from feedsvc.bindcheck import check_can_listen
 from feedsvc.config import Config
 
 log = logging.getLogger("feedsvc.serve")
@@ -20,8 +21,11 @@ WSGI_FACTORY = "feedsvc.wsgi:create_wsgi_app"
 def serve(cfg: Config, *, config_path: str | None, host: str | None, port: int | None) -> int:
     host = host or cfg.server.host
     port = port or cfg.server.port
+    check_can_listen(host, port)  # one clear line instead of granian's traceback
     if config_path:
         os.environ["FEEDSVC_CONFIG"] = config_path  # workers load the same config
+    # ... and the address served, so that without [site] base_url their links follow it
+    os.environ["FEEDSVC_SERVER_HOST"], os.environ["FEEDSVC_SERVER_PORT"] = host, str(port)
     scheduler = spawn_scheduler(config_path)
     log.info(
         "serving on http://%s:%s with %s x%d", host, port, cfg.server.server, cfg.server.workers

@@ -119,10 +119,20 @@ def cmd_serve(args: argparse.Namespace, cfg: Config) -> int:
     return serve(cfg, config_path=args.config_path, host=args.host, port=args.port)
 
 
+def port_number(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is outside 1-65535")
+    return port
+
+
 def add_commands(sub: Any) -> None:
     p = sub.add_parser("serve", help="run the web server and the scheduler")
     p.add_argument("--host", help="override [server] host")
-    p.add_argument("--port", type=int, help="override [server] port")
+    p.add_argument("--port", type=port_number, help="override [server] port (1-65535)")
     p.set_defaults(handler=cmd_serve)
 
     p = sub.add_parser("ingest", help="run one ingest pass and print a summary")

@@ -12,6 +12,10 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
+class Refused(Exception):
+    """A command that cannot go on for a reason the operator can fix; one line, exit 1."""
+
+
 def open_db(cfg: Config, migrate: bool = True) -> Database:
     from feedsvc.storage.db import Database
     from feedsvc.storage.migrate import ensure_schema

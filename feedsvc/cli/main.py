@@ -7,10 +7,14 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from sqlalchemy.exc import InterfaceError, OperationalError
+
 from feedsvc import __version__
+from feedsvc.bindcheck import CannotListen
 from feedsvc.cli import commands, notify
-from feedsvc.cli.common import EXIT_USAGE
+from feedsvc.cli.common import EXIT_FAILED, EXIT_USAGE, Refused
 from feedsvc.config import ConfigError, load_config, resolve_config_path
+from feedsvc.storage.db import unreachable
 
 COMMAND_MODULES = (commands, notify)
 
@@ -47,3 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args, cfg))
     except KeyboardInterrupt:
         return 130
+    except (OperationalError, InterfaceError) as exc:
+        print(f"feedsvc: {unreachable(cfg.storage.url, exc)}", file=sys.stderr)
+        return EXIT_FAILED
+    except (Refused, CannotListen) as exc:
+        print(f"feedsvc: {exc}", file=sys.stderr)
+        return EXIT_FAILED
