@@ -10,7 +10,14 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from feedsvc.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, open_db
+from feedsvc.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    no_database_note,
+    open_db,
+    open_existing_db,
+)
 from feedsvc.config import Config
 
 
@@ -79,10 +86,12 @@ def cmd_db(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_sources(args: argparse.Namespace, cfg: Config) -> int:
-    from feedsvc.sources.status import source_statuses
+    from feedsvc.sources.status import never_run, source_statuses
 
-    db = open_db(cfg)
-    statuses = source_statuses(db, cfg)
+    db = open_existing_db(cfg)  # read-only: never creates a database
+    if db is None:
+        no_database_note(cfg)
+    statuses = never_run(cfg) if db is None else source_statuses(db, cfg)
     if args.json:
         print(json.dumps(statuses, ensure_ascii=False, indent=2))
         return EXIT_OK

@@ -11,12 +11,12 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from feedsvc import __version__
 from feedsvc.bindcheck import CannotListen
-from feedsvc.cli import commands, notify
+from feedsvc.cli import check, commands, notify
 from feedsvc.cli.common import EXIT_FAILED, EXIT_USAGE, Refused
 from feedsvc.config import ConfigError, load_config, resolve_config_path
 from feedsvc.storage.db import unreachable
 
-COMMAND_MODULES = (commands, notify)
+COMMAND_MODULES = (commands, notify, check)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         path = resolve_config_path(args.config)
         cfg = load_config(path)
     except ConfigError as exc:
+        if args.command == "check":
+            return check.config_failure(str(exc))
         print(f"feedsvc: config error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     args.config_path = str(path.resolve()) if path else None

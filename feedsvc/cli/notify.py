@@ -7,7 +7,14 @@ import json
 import sys
 from typing import Any
 
-from feedsvc.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, open_db
+from feedsvc.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    no_database_note,
+    open_db,
+    open_existing_db,
+)
 from feedsvc.config import EVENT_TYPES, Config
 from feedsvc.kinds import DeliveryStatus
 
@@ -38,7 +45,11 @@ def cmd_webhooks_list(args: argparse.Namespace, cfg: Config) -> int:
         webhook_json,
     )
 
-    db = open_db(cfg)
+    db = open_existing_db(cfg)  # read-only: never creates a database
+    if db is None:
+        no_database_note(cfg)
+        print("[]" if args.json else "no webhooks")
+        return EXIT_OK
     try:
         sync_config_webhooks(db, cfg)  # so [[webhooks]] show up before the scheduler has run
     except WebhookError as exc:
@@ -86,7 +97,10 @@ def cmd_webhooks_enable(args: argparse.Namespace, cfg: Config) -> int:
 def cmd_deliveries_list(args: argparse.Namespace, cfg: Config) -> int:
     from feedsvc.notify.webhooks import delivery_json, list_deliveries
 
-    rows, total = list_deliveries(open_db(cfg), args.status, 1, args.limit)
+    db = open_existing_db(cfg)  # read-only: never creates a database
+    if db is None:
+        no_database_note(cfg)
+    rows, total = list_deliveries(db, args.status, 1, args.limit) if db else ([], 0)
     items = [delivery_json(r) for r in rows]
     if args.json:
         print(json.dumps(items, ensure_ascii=False, indent=2))
