@@ -10,6 +10,7 @@ from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from feedsvc.config_sections import LoggingConfig, logging_problem, served_base_url
 from feedsvc.kinds import API_SOURCE, EventType, SourceKind
 from feedsvc.signing import SecretError, secret_key
 
@@ -71,6 +72,8 @@ class ServerConfig:
     port: int = 8080
     workers: int = 2
     server: str = "granian"
+    threads: int = 0  # Python threads per granian worker; 0 = 2 x CPU cores + 1
+    access_log: bool = False
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,7 @@ class Config:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     websub: WebSubConfig = field(default_factory=WebSubConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
     sources: tuple[SourceConfig, ...] = ()
     webhooks: tuple[WebhookConfig, ...] = ()
     path: str = "<defaults>"
@@ -150,6 +154,7 @@ SECTIONS: dict[str, type] = {
     "network": NetworkConfig,
     "delivery": DeliveryConfig,
     "websub": WebSubConfig,
+    "logging": LoggingConfig,
 }
 DURATION_KEYS = {"timeout", "interval", "poll_interval"}
 
@@ -232,6 +237,9 @@ def _validate(cfg: Config) -> None:
         raise ConfigError('server.server: must be "granian" or "gunicorn"')
     if cfg.server.workers < 1:
         raise ConfigError("server.workers: must be at least 1")
+    problem = logging_problem(cfg.logging)
+    if problem:
+        raise ConfigError(problem)
     if not 1 <= cfg.server.port <= 65535:
         raise ConfigError(f"server.port: must be between 1 and 65535, got {cfg.server.port}")
     scheme = database_scheme(cfg.storage.url)
@@ -312,15 +320,6 @@ def _config_from_mapping(data: Mapping[str, Any], path: str, env: Mapping[str, s
         cfg = replace(cfg, site=replace(cfg.site, base_url=base))
     _validate(cfg)
     return cfg
-
-
-def served_base_url(host: str, port: int) -> str:
-    """``http://host:port`` for an address served; loopback and wildcard are "localhost"."""
-    if host in ("", "127.0.0.1", "0.0.0.0", "::", "::1", "localhost"):
-        host = "localhost"
-    elif ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{port}"
 
 
 def _apply_env(cfg: Config, env: Mapping[str, str]) -> Config:

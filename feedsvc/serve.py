@@ -13,6 +13,7 @@ from typing import Any
 
 from feedsvc.bindcheck import check_can_listen
 from feedsvc.config import Config
+from feedsvc.logs import dict_config
 
 log = logging.getLogger("feedsvc.serve")
 WSGI_FACTORY = "feedsvc.wsgi:create_wsgi_app"
@@ -52,6 +53,9 @@ def _granian(cfg: Config, host: str, port: int) -> int:
     from granian.constants import Interfaces
     from granian.server import Server
 
+    # granian's default is half its backlog per worker (256 threads for 2 workers), and it warns
+    # past 2 x cores + 1: feedsvc answers from memory and SQLite, so that many is plenty
+    threads = cfg.server.threads or 2 * (os.cpu_count() or 1) + 1
     server = Server(
         WSGI_FACTORY,
         address=host,
@@ -59,7 +63,10 @@ def _granian(cfg: Config, host: str, port: int) -> int:
         interface=Interfaces.WSGI,
         workers=cfg.server.workers,
         factory=True,
-        log_access=False,
+        blocking_threads=threads,
+        backpressure=threads,  # requests in Python at once per worker: no more than threads
+        log_dictconfig=dict_config(cfg.logging),
+        log_access=cfg.server.access_log,
         respawn_failed_workers=True,
         workers_kill_timeout=10,
     )
@@ -75,6 +82,9 @@ def _gunicorn(cfg: Config, host: str, port: int) -> int:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", cfg.server.workers)
             self.cfg.set("graceful_timeout", 10)
+            self.cfg.set("logconfig_dict", dict_config(cfg.logging))
+            if cfg.server.access_log:
+                self.cfg.set("accesslog", "-")
 
         def load(self) -> Any:
             from feedsvc.wsgi import create_wsgi_app

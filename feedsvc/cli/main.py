@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from feedsvc import __version__
+from feedsvc import __version__, logs
 from feedsvc.bindcheck import CannotListen
 from feedsvc.cli import check, commands, notify
 from feedsvc.cli.common import EXIT_FAILED, EXIT_USAGE, Refused
@@ -32,14 +31,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # alembic logs each plugin and each migration step at INFO: noise around every command's
-    # output (``db upgrade`` prints the revision it reached); -v shows it again
-    if not args.verbose:
-        logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         path = resolve_config_path(args.config)
         cfg = load_config(path)
@@ -49,6 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"feedsvc: config error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     args.config_path = str(path.resolve()) if path else None
+    logs.setup(cfg.logging, verbose=args.verbose)
     try:
         return int(args.handler(args, cfg))
     except KeyboardInterrupt:

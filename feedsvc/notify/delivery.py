@@ -134,7 +134,7 @@ def _apply(session: Session, cfg: Config, row: Delivery, outcome: Outcome, now: 
     extra = {"delivery_id": row.id, "url": row.url, "status_code": outcome.status_code}
     if outcome.ok:
         row.status = DeliveryStatus.SUCCEEDED
-        log.info("delivery succeeded", extra=extra)
+        log.debug("delivery succeeded", extra=extra)
         return
     delay = (
         None
@@ -149,7 +149,7 @@ def _apply(session: Session, cfg: Config, row: Delivery, outcome: Outcome, now: 
             _receiver_gone(session, row, now)
         return
     row.next_attempt_at = now + timedelta(seconds=delay)
-    log.info("delivery failed; will retry", extra={**extra, "error": outcome.error})
+    log.warning("delivery failed; will retry", extra={**extra, "error": outcome.error})
 
 
 def _receiver_gone(session: Session, row: Delivery, now: datetime) -> None:
