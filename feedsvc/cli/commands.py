@@ -140,23 +140,27 @@ def port_number(text: str) -> int:
 
 def add_commands(sub: Any) -> None:
     p = sub.add_parser("serve", help="run the web server and the scheduler")
-    p.add_argument("--host", help="override [server] host")
-    p.add_argument("--port", type=port_number, help="override [server] port (1-65535)")
+    p.add_argument("--host", help="override [server] host (default: from the config)")
+    p.add_argument(
+        "--port",
+        type=port_number,
+        help="override [server] port, 1-65535 (default: from the config)",
+    )
     p.set_defaults(handler=cmd_serve)
 
     p = sub.add_parser("ingest", help="run one ingest pass and print a summary")
-    p.add_argument("--source", help="only this source")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--source", help="only this source (default: every source)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of lines")
     p.set_defaults(handler=cmd_ingest)
 
     p = sub.add_parser("db", help="database schema")
     dbsub = p.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     up = dbsub.add_parser("upgrade", help="apply Alembic migrations")
-    up.add_argument("revision", nargs="?", default="head")
+    up.add_argument("revision", nargs="?", default="head", help="the revision to reach")
     up.set_defaults(handler=cmd_db)
 
     p = sub.add_parser("sources", help="show each source's last run, next run and back-off")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print JSON instead of lines")
     p.set_defaults(handler=cmd_sources)
 
     p = sub.add_parser("scheduler", help="run only the scheduler (no web server)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -18,9 +19,28 @@ from feedsvc.storage.db import unreachable
 COMMAND_MODULES = (commands, notify, check)
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, except where there is none to show (None, [], False)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, [], False) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+class Parser(argparse.ArgumentParser):
+    """Every (sub)command's parser shows defaults in its help."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="feedsvc", description="A self-hosted feed service.")
-    parser.add_argument("--version", action="version", version=f"feedsvc {__version__}")
+    parser = Parser(prog="feedsvc", description="A self-hosted feed service.")
+    parser.add_argument(
+        "--version", action="version", version=f"feedsvc {__version__}", help="print the version"
+    )
     parser.add_argument("--config", help="config file (default: $FEEDSVC_CONFIG, ./feedsvc.toml)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -149,32 +149,34 @@ def add_commands(sub: Any) -> None:
     p = sub.add_parser("webhooks", help="webhook subscriptions")
     hooks = p.add_subparsers(dest="webhooks_command", required=True, metavar="ACTION")
     add = hooks.add_parser("add", help="subscribe a URL; prints its signing secret once")
-    add.add_argument("url")
+    add.add_argument("url", help="the receiver's http(s) URL")
     add.add_argument("--event", action="append", default=[], choices=EVENT_TYPES,
-                     help="an event to send (repeatable; default: all)")  # fmt: skip
+                     help="an event to send (repeatable; default: all events)")  # fmt: skip
     add.add_argument("--category", action="append", default=[],
-                     help="only posts in this category (repeatable)")  # fmt: skip
+                     help="only posts in this category (repeatable; default: all)")  # fmt: skip
     add.add_argument("--secret", help="a whsec_ secret to use instead of a generated one")
-    add.add_argument("--json", action="store_true")
+    add.add_argument("--json", action="store_true", help="print JSON instead of lines")
     add.set_defaults(handler=cmd_webhooks_add)
     ls = hooks.add_parser("list", help="list subscriptions")
-    ls.add_argument("--json", action="store_true")
+    ls.add_argument("--json", action="store_true", help="print JSON instead of lines")
     ls.set_defaults(handler=cmd_webhooks_list)
     rm = hooks.add_parser("remove", help="delete a subscription (pending deliveries cancelled)")
-    rm.add_argument("id", type=int)
+    rm.add_argument("id", type=int, help="the webhook's id (see webhooks list)")
     rm.set_defaults(handler=cmd_webhooks_remove)
     on = hooks.add_parser("enable", help="turn on a subscription disabled by a 410 Gone")
-    on.add_argument("id", type=int)
+    on.add_argument("id", type=int, help="the webhook's id (see webhooks list)")
     on.set_defaults(handler=cmd_webhooks_enable)
 
     p = sub.add_parser("deliveries", help="webhook and WebSub deliveries")
     dels = p.add_subparsers(dest="deliveries_command", required=True, metavar="ACTION")
     ls = dels.add_parser("list", help="attempts, last status, last error, next attempt")
-    ls.add_argument("--status", choices=tuple(DeliveryStatus))
-    ls.add_argument("--limit", type=int, default=50)
-    ls.add_argument("--json", action="store_true")
+    ls.add_argument(
+        "--status", choices=tuple(DeliveryStatus), help="only this status (default: all)"
+    )
+    ls.add_argument("--limit", type=int, default=50, help="at most this many, newest first")
+    ls.add_argument("--json", action="store_true", help="print JSON instead of lines")
     ls.set_defaults(handler=cmd_deliveries_list)
     retry = dels.add_parser("retry", help="send a delivery again (same webhook-id)")
-    retry.add_argument("id", type=int, nargs="?")
+    retry.add_argument("id", type=int, nargs="?", help="the delivery's id (or use --dead)")
     retry.add_argument("--dead", action="store_true", help="every dead-lettered delivery")
     retry.set_defaults(handler=cmd_deliveries_retry)
