@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,9 @@ from feedsvc.logs import dict_config
 
 log = logging.getLogger("feedsvc.serve")
 WSGI_FACTORY = "feedsvc.wsgi:create_wsgi_app"
+# feedsvc.telemetry.MULTIPROC_ENV; not imported: prometheus_client picks its multiprocess mode
+# at import, so it must not be imported here before the variable is set (workers may fork)
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def serve(cfg: Config, *, config_path: str | None, host: str | None, port: int | None) -> int:
@@ -27,6 +32,7 @@ def serve(cfg: Config, *, config_path: str | None, host: str | None, port: int |
         os.environ["FEEDSVC_CONFIG"] = config_path  # workers load the same config
     # ... and the address served, so that without [site] base_url their links follow it
     os.environ["FEEDSVC_SERVER_HOST"], os.environ["FEEDSVC_SERVER_PORT"] = host, str(port)
+    metrics_dir = _metrics_dir()  # before any child starts: they all write their samples there
     scheduler = spawn_scheduler(config_path)
     log.info(
         "serving on http://%s:%s with %s x%d", host, port, cfg.server.server, cfg.server.workers
@@ -37,6 +43,22 @@ def serve(cfg: Config, *, config_path: str | None, host: str | None, port: int |
         return _granian(cfg, host, port)
     finally:
         _stop(scheduler)
+        if metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _metrics_dir() -> str | None:
+    """A fresh PROMETHEUS_MULTIPROC_DIR for this serve (removed at exit); one the operator set
+    is used as it is (and is theirs to empty between runs)."""
+    if os.environ.get(MULTIPROC_ENV):
+        return None
+    for stale in Path(tempfile.gettempdir()).glob("feedsvc-metrics-*-*"):
+        pid = stale.name.split("-")[2]
+        if pid.isdigit() and Path("/proc/self").exists() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(stale, ignore_errors=True)
+    path = tempfile.mkdtemp(prefix=f"feedsvc-metrics-{os.getpid()}-")
+    os.environ[MULTIPROC_ENV] = path
+    return path
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
