@@ -7,7 +7,7 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from feedsvc.cli.common import (
@@ -22,6 +22,7 @@ from feedsvc.config import Config
 
 
 def cmd_ingest(args: argparse.Namespace, cfg: Config) -> int:
+    from feedsvc.cli.progress import Progress
     from feedsvc.clock import SystemClock
     from feedsvc.sources.ingest import ingest_source
     from feedsvc.sources.report import IngestReport
@@ -33,30 +34,18 @@ def cmd_ingest(args: argparse.Namespace, cfg: Config) -> int:
         )
         return EXIT_USAGE
     db = open_db(cfg)
-    show_progress = not args.json and sys.stderr.isatty()
     reports: list[IngestReport] = []
     for src in cfg.sources:
         if args.source and src.name != args.source:
             continue
-        progress = _progress_bar(src.name) if show_progress else None
-        reports.append(ingest_source(db, cfg, src, SystemClock(), progress=progress))
-        if show_progress:
-            print(file=sys.stderr)
+        progress = None if args.json else Progress(src.name)
+        try:
+            reports.append(ingest_source(db, cfg, src, SystemClock(), progress=progress))
+        finally:
+            if progress:
+                progress.close()
     _print_reports(reports, as_json=args.json)
     return EXIT_FAILED if any(r.failed for r in reports) else EXIT_OK
-
-
-def _progress_bar(name: str) -> Callable[[int, int | None], None]:
-    def show(done: int, total: int | None) -> None:
-        if total:
-            width = 30
-            filled = int(width * done / total)
-            bar = "#" * filled + "-" * (width - filled)
-            print(f"\r{name}: [{bar}] {done}/{total}", end="", file=sys.stderr, flush=True)
-        else:
-            print(f"\r{name}: {done} items", end="", file=sys.stderr, flush=True)
-
-    return show
 
 
 def _print_reports(reports: Sequence[Any], as_json: bool) -> None:
