@@ -111,8 +111,11 @@ def cmd_scheduler(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, cfg: Config) -> int:
+    from feedsvc.bindcheck import check_can_listen
     from feedsvc.serve import serve
 
+    # refuse a taken port before touching the database (serve checks again just before binding)
+    check_can_listen(args.host or cfg.server.host, args.port or cfg.server.port)
     open_db(cfg)  # migrate once, before any worker starts
     return serve(cfg, config_path=args.config_path, host=args.host, port=args.port)
 

@@ -109,6 +109,7 @@ def test_second_feedsvc_on_the_same_port_refuses(tmp_path: Path) -> None:
         assert one_line(result).startswith(
             f"feedsvc: cannot listen on 127.0.0.1:{port}: address already in use"
         )
+        assert not (other / "e2e.db").exists()  # refused before it opened a database
         assert first.proc.poll() is None
         assert feedparser.parse(first.base + "/feed.atom").status == 200
 
