@@ -10,6 +10,7 @@ from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from feedsvc.config_sections import LoggingConfig, logging_problem, served_base_url
 from feedsvc.kinds import API_SOURCE, EventType, SourceKind
 from feedsvc.signing import SecretError, secret_key
 
@@ -71,6 +72,8 @@ class ServerConfig:
     port: int = 8080
     workers: int = 2
     server: str = "granian"
+    threads: int = 0  # Python threads per granian worker; 0 = 2 x CPU cores + 1
+    access_log: bool = False
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,7 @@ class Config:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     websub: WebSubConfig = field(default_factory=WebSubConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
     sources: tuple[SourceConfig, ...] = ()
     webhooks: tuple[WebhookConfig, ...] = ()
     path: str = "<defaults>"
@@ -153,6 +157,7 @@ SECTIONS: dict[str, type] = {
     "network": NetworkConfig,
     "delivery": DeliveryConfig,
     "websub": WebSubConfig,
+    "logging": LoggingConfig,
 }
 DURATION_KEYS = {"timeout", "interval", "poll_interval"}
 
@@ -215,6 +220,15 @@ def _build(cls: type, data: Mapping[str, Any], where: str, required: tuple[str, 
     return cls(**kwargs)
 
 
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
+
+
+def database_scheme(url: str) -> str:
+    """The backend a database URL names: "postgresql+psycopg://…" is "postgresql"."""
+    head, sep, _ = url.partition("://")
+    return head.split("+", 1)[0].lower() if sep else url
+
+
 def _validate(cfg: Config) -> None:
     if not re.match(r"^https?://[^/\s]+", cfg.site.base_url):
         raise ConfigError("site.base_url: must be an absolute http(s) URL")
@@ -231,6 +245,17 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(f"websub.{key}: must be at least 1")
     if cfg.delivery.per_host_concurrency < 1:
         raise ConfigError("delivery.per_host_concurrency: must be at least 1")
+    problem = logging_problem(cfg.logging)
+    if problem:
+        raise ConfigError(problem)
+    if not 1 <= cfg.server.port <= 65535:
+        raise ConfigError(f"server.port: must be between 1 and 65535, got {cfg.server.port}")
+    scheme = database_scheme(cfg.storage.url)
+    if scheme not in DATABASE_SCHEMES:
+        raise ConfigError(
+            f"storage.url: unknown database URL scheme {scheme!r}"
+            ' (use "sqlite:///path.db" or "postgresql://user@host:5432/db")'
+        )
     names = set()
     for i, src in enumerate(cfg.sources):
         where = f"sources[{i}]"
@@ -295,13 +320,27 @@ def _config_from_mapping(data: Mapping[str, Any], path: str, env: Mapping[str, s
                 name="examples", kind=SourceKind.MARKDOWN, path=str(EXAMPLES_DIR), interval=60.0
             ),
         )
-    cfg = Config(path=path, **kwargs)
-    cfg = _apply_env(cfg, env)
+    cfg = _apply_env(Config(path=path, **kwargs), env)
+    site = data.get("site")
+    if not (isinstance(site, Mapping) and "base_url" in site):
+        # no base_url: links follow the address served (production sets base_url: ids use it)
+        base = served_base_url(cfg.server.host, cfg.server.port)
+        cfg = replace(cfg, site=replace(cfg.site, base_url=base))
     _validate(cfg)
     return cfg
 
 
 def _apply_env(cfg: Config, env: Mapping[str, str]) -> Config:
+    """FEEDSVC_DATABASE_URL, FEEDSVC_ADMIN_TOKEN; FEEDSVC_SERVER_HOST/PORT (``serve --host``,
+    ``--port`` pass theirs to the workers and the scheduler through them)."""
+    if env.get("FEEDSVC_SERVER_HOST"):
+        cfg = replace(cfg, server=replace(cfg.server, host=env["FEEDSVC_SERVER_HOST"]))
+    if env.get("FEEDSVC_SERVER_PORT"):
+        try:
+            port = int(env["FEEDSVC_SERVER_PORT"])
+        except ValueError:
+            raise ConfigError("FEEDSVC_SERVER_PORT: expected a port number") from None
+        cfg = replace(cfg, server=replace(cfg.server, port=port))
     if env.get("FEEDSVC_DATABASE_URL"):
         cfg = replace(cfg, storage=replace(cfg.storage, url=env["FEEDSVC_DATABASE_URL"]))
     if env.get("FEEDSVC_ADMIN_TOKEN"):

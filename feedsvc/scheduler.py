@@ -22,6 +22,7 @@ from feedsvc.notify.sender import Sender
 from feedsvc.posts.rerender import rerender_stale
 from feedsvc.posts.store import publish_due
 from feedsvc.sources import ingest
+from feedsvc.sources.report import IngestReport
 from feedsvc.storage import sources as source_store
 from feedsvc.storage.db import Database
 from feedsvc.storage.leases import OWNER, acquire_lease
@@ -58,11 +59,25 @@ def run_source_once_per_interval(
     if _deferred(db, source, now):
         return False
     report = ingest.ingest_source(db, cfg, source, clock)
-    log.info(
-        "ingest pass done",
-        extra={"source": source.name, **report.counts(), "duration": round(report.duration, 3)},
-    )
+    log_pass(report)
     return True
+
+
+def log_pass(report: IngestReport) -> None:
+    """One INFO line for a pass that did something (each failed item has its own WARNING line,
+    from the report); a pass that changed nothing logs nothing: idle is quiet at INFO."""
+    counts = report.counts()
+    if any(counts.get(k) for k in ("new", "updated", "removed", "failed")):
+        log.info(
+            "ingest pass: %s: new %d, updated %d, removed %d, failed %d (%.2fs)",
+            report.source,
+            counts.get("new", 0),
+            counts.get("updated", 0),
+            counts.get("removed", 0),
+            counts.get("failed", 0),
+            report.duration,
+            extra={"source": report.source, **counts, "duration": round(report.duration, 3)},
+        )
 
 
 def _deferred(db: Database, source: SourceConfig, now: datetime) -> bool:

@@ -5,23 +5,34 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
+from feedsvc.bindcheck import check_can_listen
 from feedsvc.config import Config
+from feedsvc.logs import dict_config
 
 log = logging.getLogger("feedsvc.serve")
 WSGI_FACTORY = "feedsvc.wsgi:create_wsgi_app"
+# feedsvc.telemetry.MULTIPROC_ENV; not imported: prometheus_client picks its multiprocess mode
+# at import, so it must not be imported here before the variable is set (workers may fork)
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def serve(cfg: Config, *, config_path: str | None, host: str | None, port: int | None) -> int:
     host = host or cfg.server.host
     port = port or cfg.server.port
+    check_can_listen(host, port)  # one clear line instead of granian's traceback
     if config_path:
         os.environ["FEEDSVC_CONFIG"] = config_path  # workers load the same config
+    # ... and the address served, so that without [site] base_url their links follow it
+    os.environ["FEEDSVC_SERVER_HOST"], os.environ["FEEDSVC_SERVER_PORT"] = host, str(port)
+    metrics_dir = _metrics_dir()  # before any child starts: they all write their samples there
     scheduler = spawn_scheduler(config_path)
     log.info(
         "serving on http://%s:%s with %s x%d", host, port, cfg.server.server, cfg.server.workers
@@ -32,6 +43,22 @@ def serve(cfg: Config, *, config_path: str | None, host: str | None, port: int |
         return _granian(cfg, host, port)
     finally:
         _stop(scheduler)
+        if metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _metrics_dir() -> str | None:
+    """A fresh PROMETHEUS_MULTIPROC_DIR for this serve (removed at exit); one the operator set
+    is used as it is (and is theirs to empty between runs)."""
+    if os.environ.get(MULTIPROC_ENV):
+        return None
+    for stale in Path(tempfile.gettempdir()).glob("feedsvc-metrics-*-*"):
+        pid = stale.name.split("-")[2]
+        if pid.isdigit() and Path("/proc/self").exists() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(stale, ignore_errors=True)
+    path = tempfile.mkdtemp(prefix=f"feedsvc-metrics-{os.getpid()}-")
+    os.environ[MULTIPROC_ENV] = path
+    return path
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -48,6 +75,9 @@ def _granian(cfg: Config, host: str, port: int) -> int:
     from granian.constants import Interfaces
     from granian.server import Server
 
+    # granian's default is half its backlog per worker (256 threads for 2 workers), and it warns
+    # past 2 x cores + 1: feedsvc answers from memory and SQLite, so that many is plenty
+    threads = cfg.server.threads or 2 * (os.cpu_count() or 1) + 1
     server = Server(
         WSGI_FACTORY,
         address=host,
@@ -55,7 +85,10 @@ def _granian(cfg: Config, host: str, port: int) -> int:
         interface=Interfaces.WSGI,
         workers=cfg.server.workers,
         factory=True,
-        log_access=False,
+        blocking_threads=threads,
+        backpressure=threads,  # requests in Python at once per worker: no more than threads
+        log_dictconfig=dict_config(cfg.logging),
+        log_access=cfg.server.access_log,
         respawn_failed_workers=True,
         workers_kill_timeout=10,
     )
@@ -71,6 +104,9 @@ def _gunicorn(cfg: Config, host: str, port: int) -> int:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", cfg.server.workers)
             self.cfg.set("graceful_timeout", 10)
+            self.cfg.set("logconfig_dict", dict_config(cfg.logging))
+            if cfg.server.access_log:
+                self.cfg.set("accesslog", "-")
 
         def load(self) -> Any:
             from feedsvc.wsgi import create_wsgi_app

@@ -6,7 +6,10 @@ from flask import Flask
 
 from feedsvc.app import create_app
 from feedsvc.config import load_config, resolve_config_path
+from feedsvc.logs import setup as setup_logging
 
 
 def create_wsgi_app() -> Flask:
-    return create_app(load_config(resolve_config_path(None)))
+    cfg = load_config(resolve_config_path(None))
+    setup_logging(cfg.logging)  # gunicorn workers; granian applies the same config itself
+    return create_app(cfg)

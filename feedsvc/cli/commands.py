@@ -7,14 +7,22 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from feedsvc.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, open_db
+from feedsvc.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    no_database_note,
+    open_db,
+    open_existing_db,
+)
 from feedsvc.config import Config
 
 
 def cmd_ingest(args: argparse.Namespace, cfg: Config) -> int:
+    from feedsvc.cli.progress import Progress
     from feedsvc.clock import SystemClock
     from feedsvc.sources.ingest import ingest_source
     from feedsvc.sources.report import IngestReport
@@ -26,30 +34,18 @@ def cmd_ingest(args: argparse.Namespace, cfg: Config) -> int:
         )
         return EXIT_USAGE
     db = open_db(cfg)
-    show_progress = not args.json and sys.stderr.isatty()
     reports: list[IngestReport] = []
     for src in cfg.sources:
         if args.source and src.name != args.source:
             continue
-        progress = _progress_bar(src.name) if show_progress else None
-        reports.append(ingest_source(db, cfg, src, SystemClock(), progress=progress))
-        if show_progress:
-            print(file=sys.stderr)
+        progress = None if args.json else Progress(src.name)
+        try:
+            reports.append(ingest_source(db, cfg, src, SystemClock(), progress=progress))
+        finally:
+            if progress:
+                progress.close()
     _print_reports(reports, as_json=args.json)
     return EXIT_FAILED if any(r.failed for r in reports) else EXIT_OK
-
-
-def _progress_bar(name: str) -> Callable[[int, int | None], None]:
-    def show(done: int, total: int | None) -> None:
-        if total:
-            width = 30
-            filled = int(width * done / total)
-            bar = "#" * filled + "-" * (width - filled)
-            print(f"\r{name}: [{bar}] {done}/{total}", end="", file=sys.stderr, flush=True)
-        else:
-            print(f"\r{name}: {done} items", end="", file=sys.stderr, flush=True)
-
-    return show
 
 
 def _print_reports(reports: Sequence[Any], as_json: bool) -> None:
@@ -79,10 +75,12 @@ def cmd_db(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_sources(args: argparse.Namespace, cfg: Config) -> int:
-    from feedsvc.sources.status import source_statuses
+    from feedsvc.sources.status import never_run, source_statuses
 
-    db = open_db(cfg)
-    statuses = source_statuses(db, cfg)
+    db = open_existing_db(cfg)  # read-only: never creates a database
+    if db is None:
+        no_database_note(cfg)
+    statuses = never_run(cfg) if db is None else source_statuses(db, cfg)
     if args.json:
         print(json.dumps(statuses, ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -113,31 +111,48 @@ def cmd_scheduler(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, cfg: Config) -> int:
+    from feedsvc.bindcheck import check_can_listen
     from feedsvc.serve import serve
 
+    # refuse a taken port before touching the database (serve checks again just before binding)
+    check_can_listen(args.host or cfg.server.host, args.port or cfg.server.port)
     open_db(cfg)  # migrate once, before any worker starts
     return serve(cfg, config_path=args.config_path, host=args.host, port=args.port)
 
 
+def port_number(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is outside 1-65535")
+    return port
+
+
 def add_commands(sub: Any) -> None:
     p = sub.add_parser("serve", help="run the web server and the scheduler")
-    p.add_argument("--host", help="override [server] host")
-    p.add_argument("--port", type=int, help="override [server] port")
+    p.add_argument("--host", help="override [server] host (default: from the config)")
+    p.add_argument(
+        "--port",
+        type=port_number,
+        help="override [server] port, 1-65535 (default: from the config)",
+    )
     p.set_defaults(handler=cmd_serve)
 
     p = sub.add_parser("ingest", help="run one ingest pass and print a summary")
-    p.add_argument("--source", help="only this source")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--source", help="only this source (default: every source)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of lines")
     p.set_defaults(handler=cmd_ingest)
 
     p = sub.add_parser("db", help="database schema")
     dbsub = p.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     up = dbsub.add_parser("upgrade", help="apply Alembic migrations")
-    up.add_argument("revision", nargs="?", default="head")
+    up.add_argument("revision", nargs="?", default="head", help="the revision to reach")
     up.set_defaults(handler=cmd_db)
 
     p = sub.add_parser("sources", help="show each source's last run, next run and back-off")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print JSON instead of lines")
     p.set_defaults(handler=cmd_sources)
 
     p = sub.add_parser("scheduler", help="run only the scheduler (no web server)")

@@ -7,7 +7,14 @@ import json
 import sys
 from typing import Any
 
-from feedsvc.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, open_db
+from feedsvc.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    no_database_note,
+    open_db,
+    open_existing_db,
+)
 from feedsvc.config import EVENT_TYPES, Config
 from feedsvc.kinds import DeliveryStatus
 
@@ -38,7 +45,11 @@ def cmd_webhooks_list(args: argparse.Namespace, cfg: Config) -> int:
         webhook_json,
     )
 
-    db = open_db(cfg)
+    db = open_existing_db(cfg)  # read-only: never creates a database
+    if db is None:
+        no_database_note(cfg)
+        print("[]" if args.json else "no webhooks")
+        return EXIT_OK
     try:
         sync_config_webhooks(db, cfg)  # so [[webhooks]] show up before the scheduler has run
     except WebhookError as exc:
@@ -86,7 +97,10 @@ def cmd_webhooks_enable(args: argparse.Namespace, cfg: Config) -> int:
 def cmd_deliveries_list(args: argparse.Namespace, cfg: Config) -> int:
     from feedsvc.notify.webhooks import delivery_json, list_deliveries
 
-    rows, total = list_deliveries(open_db(cfg), args.status, 1, args.limit)
+    db = open_existing_db(cfg)  # read-only: never creates a database
+    if db is None:
+        no_database_note(cfg)
+    rows, total = list_deliveries(db, args.status, 1, args.limit) if db else ([], 0)
     items = [delivery_json(r) for r in rows]
     if args.json:
         print(json.dumps(items, ensure_ascii=False, indent=2))
@@ -135,32 +149,34 @@ def add_commands(sub: Any) -> None:
     p = sub.add_parser("webhooks", help="webhook subscriptions")
     hooks = p.add_subparsers(dest="webhooks_command", required=True, metavar="ACTION")
     add = hooks.add_parser("add", help="subscribe a URL; prints its signing secret once")
-    add.add_argument("url")
+    add.add_argument("url", help="the receiver's http(s) URL")
     add.add_argument("--event", action="append", default=[], choices=EVENT_TYPES,
-                     help="an event to send (repeatable; default: all)")  # fmt: skip
+                     help="an event to send (repeatable; default: all events)")  # fmt: skip
     add.add_argument("--category", action="append", default=[],
-                     help="only posts in this category (repeatable)")  # fmt: skip
+                     help="only posts in this category (repeatable; default: all)")  # fmt: skip
     add.add_argument("--secret", help="a whsec_ secret to use instead of a generated one")
-    add.add_argument("--json", action="store_true")
+    add.add_argument("--json", action="store_true", help="print JSON instead of lines")
     add.set_defaults(handler=cmd_webhooks_add)
     ls = hooks.add_parser("list", help="list subscriptions")
-    ls.add_argument("--json", action="store_true")
+    ls.add_argument("--json", action="store_true", help="print JSON instead of lines")
     ls.set_defaults(handler=cmd_webhooks_list)
     rm = hooks.add_parser("remove", help="delete a subscription (pending deliveries cancelled)")
-    rm.add_argument("id", type=int)
+    rm.add_argument("id", type=int, help="the webhook's id (see webhooks list)")
     rm.set_defaults(handler=cmd_webhooks_remove)
     on = hooks.add_parser("enable", help="turn on a subscription disabled by a 410 Gone")
-    on.add_argument("id", type=int)
+    on.add_argument("id", type=int, help="the webhook's id (see webhooks list)")
     on.set_defaults(handler=cmd_webhooks_enable)
 
     p = sub.add_parser("deliveries", help="webhook and WebSub deliveries")
     dels = p.add_subparsers(dest="deliveries_command", required=True, metavar="ACTION")
     ls = dels.add_parser("list", help="attempts, last status, last error, next attempt")
-    ls.add_argument("--status", choices=tuple(DeliveryStatus))
-    ls.add_argument("--limit", type=int, default=50)
-    ls.add_argument("--json", action="store_true")
+    ls.add_argument(
+        "--status", choices=tuple(DeliveryStatus), help="only this status (default: all)"
+    )
+    ls.add_argument("--limit", type=int, default=50, help="at most this many, newest first")
+    ls.add_argument("--json", action="store_true", help="print JSON instead of lines")
     ls.set_defaults(handler=cmd_deliveries_list)
     retry = dels.add_parser("retry", help="send a delivery again (same webhook-id)")
-    retry.add_argument("id", type=int, nargs="?")
+    retry.add_argument("id", type=int, nargs="?", help="the delivery's id (or use --dead)")
     retry.add_argument("--dead", action="store_true", help="every dead-lettered delivery")
     retry.set_defaults(handler=cmd_deliveries_retry)

@@ -22,6 +22,7 @@ from feedsvc.notify.webhooks import cancel_pending
 from feedsvc.signing import sign
 from feedsvc.storage.db import Database
 from feedsvc.storage.models import Delivery, Webhook, WebSubSubscription
+from feedsvc.telemetry import DELIVERY_ATTEMPTS, DELIVERY_SECONDS
 
 log = logging.getLogger("feedsvc.delivery")
 
@@ -67,6 +68,14 @@ def request_headers(item: Outgoing, timestamp: int) -> dict[str, str]:
 
 def send_one(client: OutboundClient, item: Outgoing, timeout: float, now: datetime) -> Outcome:
     """POST one delivery, never following redirects; failures come back as an Outcome."""
+    started = time.perf_counter()
+    try:
+        return _send_one(client, item, timeout, now)
+    finally:
+        DELIVERY_SECONDS.observe(time.perf_counter() - started)
+
+
+def _send_one(client: OutboundClient, item: Outgoing, timeout: float, now: datetime) -> Outcome:
     try:
         # Signed with the wall clock, not the service clock: receivers reject stale timestamps.
         headers = request_headers(item, int(time.time()))
@@ -132,7 +141,8 @@ def _apply(session: Session, cfg: Config, row: Delivery, outcome: Outcome, now: 
     extra = {"delivery_id": row.id, "url": row.url, "status_code": outcome.status_code}
     if outcome.ok:
         row.status = DeliveryStatus.SUCCEEDED
-        log.info("delivery succeeded", extra=extra)
+        DELIVERY_ATTEMPTS.labels(row.kind, "succeeded").inc()
+        log.debug("delivery succeeded", extra=extra)
         return
     delay = (
         None
@@ -141,13 +151,15 @@ def _apply(session: Session, cfg: Config, row: Delivery, outcome: Outcome, now: 
     )
     if delay is None:
         row.status = DeliveryStatus.DEAD
+        DELIVERY_ATTEMPTS.labels(row.kind, "dead").inc()
         log.warning("delivery dead-lettered", extra={**extra, "error": outcome.error})
         if outcome.gone:
             session.flush()
             _receiver_gone(session, row, now)
         return
     row.next_attempt_at = now + timedelta(seconds=delay)
-    log.info("delivery failed; will retry", extra={**extra, "error": outcome.error})
+    DELIVERY_ATTEMPTS.labels(row.kind, "retry").inc()
+    log.warning("delivery failed; will retry", extra={**extra, "error": outcome.error})
 
 
 def _receiver_gone(session: Session, row: Delivery, now: datetime) -> None:

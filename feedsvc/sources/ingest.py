@@ -21,6 +21,7 @@ from feedsvc.storage import posts
 from feedsvc.storage import sources as source_store
 from feedsvc.storage.db import Database
 from feedsvc.storage.models import IngestError, IngestRun
+from feedsvc.telemetry import INGEST_PASS_SECONDS, INGESTED_ITEMS
 from feedsvc.timefmt import later
 
 log = logging.getLogger("feedsvc.ingest")
@@ -60,6 +61,9 @@ def ingest_source(
     except Exception as exc:  # e.g. the disk is still full: the report still says so
         log.exception("ingest run could not be recorded", extra={"source": source.name})
         report.fail(ItemError(source.name, PASS_ITEM, f"run not recorded: {_reason(exc)}"))
+    for outcome, count in report.counts().items():
+        INGESTED_ITEMS.labels(source.name, outcome).inc(count)
+    INGEST_PASS_SECONDS.labels(source.name).observe(report.duration)
     return report
 
 

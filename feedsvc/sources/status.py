@@ -11,6 +11,25 @@ from feedsvc.storage.db import Database
 from feedsvc.timefmt import rfc3339_or_none as _iso
 
 
+def never_run(cfg: Config) -> list[dict[str, Any]]:
+    """Each configured source as it stands before anything has run (no database yet)."""
+    return [_status(src, None, None) for src in cfg.sources]
+
+
+def _status(src: Any, state: Any, last: dict[str, Any] | None) -> dict[str, Any]:
+    return {
+        "name": src.name,
+        "kind": src.kind,
+        "interval": src.interval,
+        "status": state.status if state else SourceStatus.IDLE,
+        "last_run": last,
+        "next_run": _iso(state.next_run_at) if state else None,
+        "backoff_until": _iso(state.backoff_until) if state else None,
+        "consecutive_failures": state.consecutive_failures if state else 0,
+        "last_error": state.last_error if state else None,
+    }
+
+
 def source_statuses(db: Database, cfg: Config) -> list[dict[str, Any]]:
     """Each configured source: last run (when, how long, counts, errors), next run, back-off."""
     out = []
@@ -31,17 +50,5 @@ def source_statuses(db: Database, cfg: Config) -> list[dict[str, Any]]:
                     },
                     "errors": [{"item": e.item, "reason": e.reason} for e in run.errors],
                 }
-            out.append(
-                {
-                    "name": src.name,
-                    "kind": src.kind,
-                    "interval": src.interval,
-                    "status": state.status if state else SourceStatus.IDLE,
-                    "last_run": last,
-                    "next_run": _iso(state.next_run_at) if state else None,
-                    "backoff_until": _iso(state.backoff_until) if state else None,
-                    "consecutive_failures": state.consecutive_failures if state else 0,
-                    "last_error": state.last_error if state else None,
-                }
-            )
+            out.append(_status(src, state, last))
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
@@ -11,6 +12,7 @@ from flask import Response, abort, request
 
 from feedsvc.feeds import service
 from feedsvc.feeds.service import FeedKey
+from feedsvc.telemetry import FEED_BUILD_SECONDS, FEED_BUILDS
 from feedsvc.web.feedcache import Prepared, cache_for, link_header, url_key
 from feedsvc.web.state import AppState, state
 
@@ -33,9 +35,12 @@ def page_number(environ: Mapping[str, Any]) -> int | None:
 def prepare_feed(app_state: AppState, key: FeedKey, page: int) -> Prepared | None:
     """Build one feed page and precompute what every response for it needs."""
     cfg = app_state.cfg
+    started = time.perf_counter()
     built = service.build_feed(app_state.db, cfg, key, page)
     if built is None:
         return None
+    FEED_BUILDS.labels(key.fmt).inc()
+    FEED_BUILD_SECONDS.observe(time.perf_counter() - started)
     links = [(service.hub_url(cfg), "hub"), (service.topic_for(cfg, key, page), "self")]
     return Prepared(
         built.body,

@@ -1,4 +1,6 @@
-"""/metrics: Prometheus text format, computed from the database at scrape time (any worker)."""
+"""/metrics: Prometheus text format. Gauges are read from the database at scrape time; counters
+and histograms come from prometheus_client, summed over every process of ``serve``
+(feedsvc/telemetry.py), so any worker answers the same."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ from collections.abc import Iterable, Mapping
 
 from flask import Response
 
+from feedsvc import telemetry
 from feedsvc.storage.stats import Stats, read_stats
 from feedsvc.web.state import state
 
@@ -45,7 +48,7 @@ def exposition(stats: Stats) -> str:
     )
     lines += gauge(
         "feedsvc_content_version",
-        "Counter bumped by every change to what feeds show.",
+        "Version of what feeds show; it goes up with every change.",
         [({}, stats.content_version)],
     )
     lines += gauge(
@@ -67,5 +70,5 @@ def exposition(stats: Stats) -> str:
 
 
 def metrics() -> Response:
-    body = exposition(read_stats(state().db))
+    body = exposition(read_stats(state().db)) + telemetry.exposition().decode("utf-8")
     return Response(body, content_type=CONTENT_TYPE, headers={"Cache-Control": "no-store"})

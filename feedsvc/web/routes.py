@@ -13,6 +13,7 @@ from feedsvc.web import (
     feeds,
     health,
     hub,
+    instrument,
     media,
     metrics,
     pages,
@@ -39,3 +40,4 @@ def register_routes(app: Flask) -> None:
     app.register_blueprint(api_sources.bp)  # /api/v1/sources…
     app.register_blueprint(api_webhooks.bp)  # /api/v1/webhooks…, /api/v1/deliveries…
     app.register_blueprint(auth.fallback)  # any other /api/v1/*: JSON 404/405 behind the gate
+    instrument.install(app)  # outermost: counts and times every response, fast path included

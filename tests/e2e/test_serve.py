@@ -67,14 +67,19 @@ def clean_env() -> dict[str, str]:
     return env
 
 
-def write_config(tmp_path: Path, port: int, server: str, extra: str = "") -> Path:
-    """A config serving ``tmp_path/posts``; ``extra`` is TOML appended as it is."""
+def write_config(
+    tmp_path: Path, port: int, server: str, extra: str = "", server_extra: str = ""
+) -> Path:
+    """A config serving ``tmp_path/posts``; ``extra`` is TOML appended as it is,
+    ``server_extra`` more ``[server]`` keys."""
     config = tmp_path / "feedsvc.toml"
     config.write_text(
         f'[site]\ntitle = "端到端"\nbase_url = "http://127.0.0.1:{port}"\nlanguage = "zh-CN"\n'
         f'[storage]\nurl = "sqlite:///{tmp_path / "e2e.db"}"\n'
         f'[server]\nhost = "127.0.0.1"\nport = {port}\nworkers = 2\nserver = "{server}"\n'
-        '[[sources]]\nname = "posts"\nkind = "markdown"\npath = "posts"\ninterval = "1h"\n' + extra,
+        + server_extra
+        + '[[sources]]\nname = "posts"\nkind = "markdown"\npath = "posts"\ninterval = "1h"\n'
+        + extra,
         encoding="utf-8",
     )
     return config
@@ -125,12 +130,14 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def running(tmp_path: Path, server: str = "granian", extra_config: str = "") -> Iterator[Server]:
+def running(
+    tmp_path: Path, server: str = "granian", extra_config: str = "", server_extra: str = ""
+) -> Iterator[Server]:
     """``feedsvc serve`` on a free port, serving ``posts/first.md``; killed if still running."""
     port = free_port()
-    config = write_config(tmp_path, port, server, extra_config)
+    config = write_config(tmp_path, port, server, extra_config, server_extra)
     posts = tmp_path / "posts"
-    posts.mkdir()
+    posts.mkdir(exist_ok=True)
     (posts / "first.md").write_text(post_md("第一篇", "2026-01-11T09:30:00+08:00"), "utf-8")
     log = tmp_path / "serve.log"
     with log.open("wb") as out:

@@ -378,7 +378,8 @@ def test_cli_webhooks_add_rejects_bad_input(config_file):
 
 
 def test_cli_deliveries_list_and_retry(config_file, tmp_path):
-    feedsvc(config_file, "webhooks", "list")  # creates the schema
+    feedsvc(config_file, "db", "upgrade")  # read-only commands never create a database
+    feedsvc(config_file, "webhooks", "list")  # syncs [[webhooks]]
     db = Database(f"sqlite:///{tmp_path / 'cli.db'}")
     try:
         upgrade(db)
@@ -411,6 +412,7 @@ def test_cli_deliveries_list_and_retry(config_file, tmp_path):
 
 
 def test_cli_enables_a_config_webhook_disabled_by_410(config_file, tmp_path):
+    feedsvc(config_file, "db", "upgrade")  # read-only commands never create a database
     listed = json.loads(feedsvc(config_file, "webhooks", "list", "--json").stdout)
     [hook_id] = [h["id"] for h in listed if h["origin"] == "config"]
     db = Database(f"sqlite:///{tmp_path / 'cli.db'}")
