@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feedsvc.kinds import API_SOURCE, EventType, SourceKind
 from feedsvc.signing import SecretError, secret_key
@@ -46,7 +47,12 @@ class SiteConfig:
     base_url: str = "http://localhost:8080"
     language: str = "zh-CN"
     author: str = "feedsvc"
-    description: str = "Latest updates"
+    description: str = ""  # empty: the message table's "Latest updates" in the site language
+    timezone: str = "UTC"  # IANA name: the dates pages show (feeds keep full timestamps)
+
+    def zone(self) -> ZoneInfo:
+        """The site's time zone (validated at load: this does not raise for a loaded config)."""
+        return ZoneInfo(self.timezone)
 
 
 @dataclass(frozen=True)
@@ -215,6 +221,7 @@ def _build(cls: type, data: Mapping[str, Any], where: str, required: tuple[str, 
 def _validate(cfg: Config) -> None:
     if not re.match(r"^https?://[^/\s]+", cfg.site.base_url):
         raise ConfigError("site.base_url: must be an absolute http(s) URL")
+    _validate_timezone(cfg.site.timezone)
     if cfg.feeds.page_size < 1:
         raise ConfigError("feeds.page_size: must be at least 1")
     if cfg.feeds.summary_length < 10:
@@ -253,6 +260,20 @@ def _validate(cfg: Config) -> None:
             except SecretError as exc:
                 reason = str(exc).removeprefix("signing: ")
                 raise ConfigError(f"webhooks[{i}].secret: {reason}") from None
+
+
+def _validate_timezone(name: str) -> None:
+    # ZoneInfo also reads file paths: accept only names shaped like IANA's (Area/Location, UTC)
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*", name):
+        raise ConfigError(
+            f'site.timezone: {name!r} is not an IANA time zone name ("Asia/Shanghai")'
+        )
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ConfigError(
+            f'site.timezone: unknown time zone {name!r} (an IANA name such as "Asia/Shanghai")'
+        ) from None
 
 
 def config_from_mapping(

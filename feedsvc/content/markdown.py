@@ -13,6 +13,7 @@ from markdown.inlinepatterns import InlineProcessor
 from markdown.treeprocessors import Treeprocessor
 from markdown.util import STX, AtomicString
 
+from feedsvc.content.messages import messages_for
 from feedsvc.content.sanitize import sanitize_html
 
 # Order matters: $$ before $, and backslash forms before python-markdown's escapes see them.
@@ -27,6 +28,7 @@ MATH_RE = (
 RENDER_VERSION = "1"  # bump when rendering changes: every stored post is then rendered again
 DISPLAY_CLASS = "math display"
 INLINE_CLASS = "math inline"
+CODE_CLASS = "highlight"  # codehilite's wrapper <div>; content/codestyle.py colours it
 
 
 class _MathInline(InlineProcessor):
@@ -100,7 +102,7 @@ class MathExtension(Extension):
         md.treeprocessors.register(_DisplayMathLifter(md), "display_math", 19)
 
 
-def _new_markdown() -> markdown.Markdown:
+def _new_markdown(backlink_title: str) -> markdown.Markdown:
     return markdown.Markdown(
         extensions=[
             "fenced_code",
@@ -112,9 +114,10 @@ def _new_markdown() -> markdown.Markdown:
             MathExtension(),
         ],
         extension_configs={
-            "codehilite": {"css_class": "highlight", "guess_lang": False, "noclasses": False},
+            "codehilite": {"css_class": CODE_CLASS, "guess_lang": False, "noclasses": False},
             "toc": {"slugify": slugify_unicode, "permalink": False},
             "tables": {"use_align_attribute": True},
+            "footnotes": {"BACKLINK_TITLE": backlink_title},
         },
         output_format="html",
     )
@@ -123,11 +126,17 @@ def _new_markdown() -> markdown.Markdown:
 _local = threading.local()
 
 
-def render_markdown(text: str, base_url: str | None = None) -> str:
-    """Render Markdown to sanitised HTML; relative links resolve against base_url."""
-    md: markdown.Markdown | None = getattr(_local, "md", None)
+def render_markdown(text: str, base_url: str | None = None, language: str | None = None) -> str:
+    """Render Markdown to sanitised HTML; relative links resolve against base_url.
+
+    ``language`` (the site's) chooses the words the HTML carries: footnote back-link titles.
+    """
+    backlink_title = messages_for(language).footnote_backlink
+    instances: dict[str, markdown.Markdown] = _local.__dict__.setdefault("md", {})
+    md = instances.get(backlink_title)
     if md is None:
-        md = _local.md = _new_markdown()  # Markdown objects are not thread-safe: one per thread
+        # Markdown objects are not thread-safe: one per thread (and per language)
+        md = instances[backlink_title] = _new_markdown(backlink_title)
     try:
         html = md.convert(text)
     finally:

@@ -11,6 +11,7 @@ from typing import Any
 from feedsvc import urls
 from feedsvc.config import Config
 from feedsvc.content.markdown import RENDER_VERSION, render_markdown
+from feedsvc.content.messages import message_language
 from feedsvc.content.sanitize import sanitize_html
 from feedsvc.content.text import slugify, strip_control_chars
 from feedsvc.posts.errors import InvalidPost
@@ -122,14 +123,16 @@ def build_item(
         meaning["updated"] = rfc3339(updated)
     base = urls.absolute(cfg.site.base_url, urls.post_path(slug) + "/")
     if "markdown" in doc:
-        html = render_markdown(doc["markdown"], base_url=base)
+        html = render_markdown(doc["markdown"], base_url=base, language=cfg.site.language)
     else:
         html = sanitize_html(doc["html"], base_url=base)
     return SourceItem(
         external_key=key,
         title=doc["title"],
         content_html=html,
-        content_hash=digest([meaning, slug, cfg.site.base_url, RENDER_VERSION]),
+        content_hash=digest(
+            [meaning, slug, cfg.site.base_url, RENDER_VERSION, message_language(cfg.site.language)]
+        ),
         slug=slug,
         markdown=doc.get("markdown"),
         summary=doc.get("summary"),

@@ -15,6 +15,7 @@ import yaml
 
 from feedsvc import urls
 from feedsvc.content.markdown import RENDER_VERSION, render_markdown
+from feedsvc.content.messages import message_language
 from feedsvc.content.text import slugify, strip_control_chars
 from feedsvc.posts.model import SourceItem
 from feedsvc.sources.report import ItemError
@@ -52,6 +53,7 @@ def scan(
     *,
     base_url: str,
     max_bytes: int,
+    language: str | None = None,
 ) -> Iterator[ScanEvent]:
     """Yield an item, an error or an Unchanged marker for every Markdown file."""
     root = root.resolve()
@@ -63,7 +65,7 @@ def scan(
                 yield Unchanged(key)
                 continue
             raw = _read(path, st, max_bytes)
-            yield parse_file(key, raw, base_url=base_url, source=source, st=st)
+            yield parse_file(key, raw, base_url=base_url, source=source, st=st, language=language)
         except ItemProblem as exc:
             yield ItemError(source=source, item=key, reason=str(exc))
         except RecursionError:
@@ -101,7 +103,13 @@ def _read(path: Path, st: os.stat_result, max_bytes: int) -> bytes:
 
 
 def parse_file(
-    key: str, raw: bytes, *, base_url: str, source: str, st: os.stat_result | None = None
+    key: str,
+    raw: bytes,
+    *,
+    base_url: str,
+    source: str,
+    st: os.stat_result | None = None,
+    language: str | None = None,
 ) -> SourceItem:
     """Turn one file's bytes into a SourceItem (rendered and sanitised) or raise ItemProblem."""
     if b"\x00" in raw:
@@ -118,8 +126,11 @@ def parse_file(
     media_base = urls.absolute(
         base_url, urls.media_path(source, "" if reldir == "." else reldir + "/")
     )
-    html = render_markdown(body, base_url=media_base)
-    digest = hashlib.sha256(raw + b"\0" + base_url.encode() + RENDER_VERSION.encode()).hexdigest()
+    html = render_markdown(body, base_url=media_base, language=language)
+    # the page text in the HTML (footnote back-links) is in the site's language: part of the hash
+    words = message_language(language)
+    stamp = b"\0".join((raw, base_url.encode(), RENDER_VERSION.encode(), words.encode()))
+    digest = hashlib.sha256(stamp).hexdigest()
     return SourceItem(
         external_key=key,
         title=_title(meta, body, key),
