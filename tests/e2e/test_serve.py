@@ -67,11 +67,14 @@ def clean_env() -> dict[str, str]:
     return env
 
 
-def write_config(tmp_path: Path, port: int, server: str, extra: str = "") -> Path:
-    """A config serving ``tmp_path/posts``; ``extra`` is TOML appended as it is."""
+def write_config(
+    tmp_path: Path, port: int, server: str, extra: str = "", site: str = 'language = "zh-CN"\n'
+) -> Path:
+    """A config serving ``tmp_path/posts``; ``extra`` is TOML appended as it is, ``site`` is
+    more [site] keys (the language by default)."""
     config = tmp_path / "feedsvc.toml"
     config.write_text(
-        f'[site]\ntitle = "端到端"\nbase_url = "http://127.0.0.1:{port}"\nlanguage = "zh-CN"\n'
+        f'[site]\ntitle = "端到端"\nbase_url = "http://127.0.0.1:{port}"\n{site}'
         f'[storage]\nurl = "sqlite:///{tmp_path / "e2e.db"}"\n'
         f'[server]\nhost = "127.0.0.1"\nport = {port}\nworkers = 2\nserver = "{server}"\n'
         '[[sources]]\nname = "posts"\nkind = "markdown"\npath = "posts"\ninterval = "1h"\n' + extra,
@@ -125,17 +128,22 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def running(tmp_path: Path, server: str = "granian", extra_config: str = "") -> Iterator[Server]:
+def running(
+    tmp_path: Path,
+    server: str = "granian",
+    extra_config: str = "",
+    site: str = 'language = "zh-CN"\n',
+) -> Iterator[Server]:
     """``feedsvc serve`` on a free port, serving ``posts/first.md``; killed if still running."""
     port = free_port()
-    config = write_config(tmp_path, port, server, extra_config)
+    config_path = write_config(tmp_path, port, server, extra_config, site)
     posts = tmp_path / "posts"
     posts.mkdir()
     (posts / "first.md").write_text(post_md("第一篇", "2026-01-11T09:30:00+08:00"), "utf-8")
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [*feedsvc_command(), "--config", str(config), "serve"],
+            [*feedsvc_command(), "--config", str(config_path), "serve"],
             cwd=tmp_path,
             env=clean_env(),
             stdout=out,
@@ -144,7 +152,7 @@ def running(tmp_path: Path, server: str = "granian", extra_config: str = "") -> 
     try:
         base = f"http://127.0.0.1:{port}"
         wait_healthy(base + "/healthz", proc, log)
-        yield Server(base, config, posts, proc, log)
+        yield Server(base, config_path, posts, proc, log)
     finally:
         stop(proc)
 
