@@ -12,6 +12,8 @@ import httpx
 import pytest
 from lxml import etree, html
 
+from feedsvc.content.codestyle import code_style_css
+from feedsvc.content.messages import EN
 from tests.e2e.test_serve import Server, running
 
 pytestmark = pytest.mark.e2e
@@ -87,6 +89,26 @@ def test_english_site_in_shanghai_time(english: Server) -> None:
     assert feed.feed.subtitle == "Latest updates"
     published = datetime(*feed.entries[0].published_parsed[:6], tzinfo=UTC)
     assert published == datetime(2025, 12, 31, 16, 30, tzinfo=UTC)
+    # the feed's page speaks the site's language too
+    xml = httpx.get(english.base + "/feed.rss").content
+    sheet = etree.fromstring(httpx.get(stylesheet_href(xml)).content)
+    shown = etree.XSLT(sheet)(etree.fromstring(xml)).getroot()
+    assert shown.get("lang") == "en"
+    assert shown.findtext(".//p[@class='feed-about']") == EN.feed_about
+    assert shown.findtext(".//h2[@class='feed-entries']") == EN.feed_entries
+
+
+def test_code_css_is_served_like_a_static_file(english: Server) -> None:
+    post = page(english.base + "/posts/new-year")
+    (href,) = post.xpath("//link[@rel='stylesheet' and contains(@href, 'code')]/@href")
+    url = httpx.URL(english.base + "/").join(href)
+    css = httpx.get(url)
+    assert css.status_code == 200
+    assert css.headers["content-type"] == "text/css; charset=utf-8"
+    assert css.text == code_style_css()
+    etag = css.headers["etag"]
+    assert etag.startswith('"') and "max-age=300" in css.headers["cache-control"]
+    assert httpx.get(url, headers={"If-None-Match": etag}).status_code == 304
 
 
 def test_chinese_site_labels(chinese: Server) -> None:
