@@ -104,6 +104,8 @@ def test_atom_and_rss_open_as_a_styled_page(
         for scheme in ("light", "dark"):
             page = open_page(url, color_scheme=scheme)
             page.screenshot(path=str(output_dir / f"{fmt}-{scheme}.png"), full_page=True)
+            if page.evaluate("typeof XSLTProcessor") == "undefined":  # Chromium is retiring XSLT
+                pytest.skip("this Chromium has no XSLT: feeds cannot be shown as a page in it")
             # the XSLT ran: the feed is now an HTML document with the entries as elements
             assert page.evaluate("document.documentElement.namespaceURI") == (
                 "http://www.w3.org/1999/xhtml"
