@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from werkzeug.http import http_date as _werkzeug_http_date
 from werkzeug.http import parse_date as _werkzeug_parse_date
@@ -23,6 +23,16 @@ def rfc3339(when: datetime) -> str:
     if when.tzinfo is None:
         raise ValueError("timefmt: naive datetime")
     return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def local_time(when: datetime, zone: tzinfo) -> datetime:
+    """An aware datetime as seen in ``zone`` (what a page shows); UTC where that overflows."""
+    if when.tzinfo is None:
+        raise ValueError("timefmt: naive datetime")
+    try:
+        return when.astimezone(zone)
+    except OverflowError:  # year 1 or 9999 pushed past the calendar by the offset
+        return when.astimezone(UTC)
 
 
 def rfc3339_or_none(when: datetime | None) -> str | None:

@@ -10,6 +10,8 @@ from feedsvc.kinds import FeedFormat, ScopeKind
 
 FORMATS = tuple(FeedFormat)
 FEED_KINDS = tuple(ScopeKind)
+FEED_STYLESHEET_PATH = "/feed.xsl"  # the XSLT that shows Atom and RSS as a page
+CODE_STYLE_PATH = "/code.css"  # Pygments colours for highlighted code, light and dark
 
 
 def absolute(base_url: str, path: str) -> str:

@@ -188,7 +188,8 @@ def build_atom(doc: FeedDoc) -> bytes:
         fg.author({"name": author})
     for item in doc.items:
         _atom_entry(fg.add_entry(order="append"), item)  # add_entry prepends by default
-    return bytes(fg.atom_str(pretty=False, encoding="UTF-8", xml_declaration=True))
+    xml = bytes(fg.atom_str(pretty=False, encoding="UTF-8", xml_declaration=True))
+    return _with_stylesheet(xml, doc)
 
 
 def _atom_entry(entry: FeedEntry, item: FeedItem) -> None:
@@ -230,7 +231,20 @@ def build_rss(doc: FeedDoc) -> bytes:
     # lxml writes no CDATA, comments or PIs here, so every "&" starts a reference: safe to respell
     for entity, reference in _HEX_REFS:
         xml = xml.replace(entity, reference)
-    return xml
+    return _with_stylesheet(xml, doc)
+
+
+def _with_stylesheet(xml: bytes, doc: FeedDoc) -> bytes:
+    """The document with an xml-stylesheet PI (W3C "Associating Style Sheets") after the prolog.
+
+    feedgen cannot write a processing instruction; the PI must precede the root element.
+    """
+    if not doc.stylesheet_url:
+        return xml
+    href = html.escape(_text(doc.stylesheet_url), quote=True).encode()
+    declaration_end = xml.index(b"?>") + 2 if xml.startswith(b"<?xml") else 0
+    pi = b'\n<?xml-stylesheet type="text/xsl" href="' + href + b'"?>'
+    return xml[:declaration_end] + pi + xml[declaration_end:]
 
 
 def _rss_item(entry: FeedEntry, item: FeedItem) -> None:

@@ -51,3 +51,4 @@ class FeedDoc:
     next_url: str | None = None
     previous_url: str | None = None
     hub_url: str | None = None  # WebSub hub
+    stylesheet_url: str | None = None  # XSLT that shows Atom/RSS as a page in a browser

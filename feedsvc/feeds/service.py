@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from feedsvc import urls
 from feedsvc.config import Config
+from feedsvc.content.messages import messages_for
 from feedsvc.content.text import slugify
 from feedsvc.feeds import builder
 from feedsvc.feeds.model import FeedDoc, FeedItem, Term
@@ -144,7 +145,7 @@ def _doc(
     return FeedDoc(
         id=feed_id(cfg, key.kind, key.slug),
         title=site.title if name is None else f"{site.title} - {name}",
-        description=site.description,
+        description=site.description or messages_for(site.language).latest_updates,
         language=site.language,
         home_url=urls.absolute(site.base_url, urls.list_path(key.kind, key.slug)),
         self_url=topic_for(cfg, key, page),
@@ -157,6 +158,7 @@ def _doc(
         next_url=topic_for(cfg, key, page + 1) if page < last else None,
         previous_url=topic_for(cfg, key, page - 1) if page > 1 else None,
         hub_url=hub_url(cfg),
+        stylesheet_url=urls.absolute(site.base_url, urls.FEED_STYLESHEET_PATH),
     )
 
 

@@ -13,6 +13,7 @@ from feedsvc.kinds import ScopeKind
 from feedsvc.storage import posts
 from feedsvc.storage.db import Database
 from feedsvc.storage.models import Post
+from feedsvc.timefmt import local_time
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class PostView:
     tags: list[Link]
     author: str | None
     author_href: str | None
-    published: datetime
+    published: datetime  # in the site's time zone
     updated: datetime
     href: str
     url: str | None  # the post's external link, if any
@@ -64,13 +65,14 @@ def term_links(cfg: Config, kind: str, terms: list[Any]) -> list[Link]:
 
 
 def entry(cfg: Config, post: Post) -> Entry:
+    published = local_time(post.published, cfg.site.zone())  # the site's calendar day
     return Entry(
         title=post.title,
         href=urls.absolute(cfg.site.base_url, urls.post_path(post.slug)),
         summary=post.summary,
         categories=term_links(cfg, ScopeKind.CATEGORIES, post.categories),
-        date=f"{post.published:%Y-%m-%d}",
-        datetime=post.published.isoformat(),
+        date=f"{published:%Y-%m-%d}",
+        datetime=published.isoformat(),
     )
 
 
@@ -109,8 +111,8 @@ def post_view(db: Database, cfg: Config, slug: str) -> PostView | None:
             tags=term_links(cfg, ScopeKind.TAGS, post.tags),
             author=post.author,
             author_href=author_href,
-            published=post.published,
-            updated=post.updated,
+            published=local_time(post.published, cfg.site.zone()),
+            updated=local_time(post.updated, cfg.site.zone()),
             href=urls.absolute(base, urls.post_path(post.slug)),
             url=post.url,
             image=post.image,

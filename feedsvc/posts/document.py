@@ -10,7 +10,7 @@ from typing import Any
 
 from feedsvc import urls
 from feedsvc.config import Config
-from feedsvc.content.markdown import RENDER_VERSION, RenderError, render_markdown
+from feedsvc.content.markdown import RenderError, render_markdown, render_stamp
 from feedsvc.content.sanitize import sanitize_html
 from feedsvc.content.text import slugify, strip_control_chars
 from feedsvc.posts.errors import InvalidPost
@@ -123,7 +123,7 @@ def build_item(
     base = urls.absolute(cfg.site.base_url, urls.post_path(slug) + "/")
     try:
         if "markdown" in doc:
-            html = render_markdown(doc["markdown"], base_url=base)
+            html = render_markdown(doc["markdown"], base_url=base, language=cfg.site.language)
         else:
             html = sanitize_html(doc["html"], base_url=base)
     except RenderError as exc:
@@ -135,7 +135,7 @@ def build_item(
         title=doc["title"],
         content_html=html,
         content_hash=digest([meaning, slug, cfg.site.base_url, HASH_VERSION]),
-        render_version=RENDER_VERSION,
+        render_version=render_stamp(cfg.site.language),
         slug=slug,
         markdown=doc.get("markdown"),
         summary=doc.get("summary"),

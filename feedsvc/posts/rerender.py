@@ -1,4 +1,4 @@
-"""Stored posts rendered again when the renderer changes (``RENDER_VERSION``).
+"""Stored posts rendered again when the renderer or the site language changes (render_stamp).
 
 The HTML of a post made from Markdown records the renderer's version. A post rendered by an
 older one is rendered again from its stored Markdown: its HTML and summary change, and the feeds
@@ -14,7 +14,7 @@ import logging
 
 from feedsvc import urls
 from feedsvc.config import Config
-from feedsvc.content.markdown import RENDER_VERSION, RenderError, render_markdown
+from feedsvc.content.markdown import RenderError, render_markdown, render_stamp
 from feedsvc.kinds import API_SOURCE
 from feedsvc.posts.store import refresh_render
 from feedsvc.storage import posts
@@ -33,22 +33,25 @@ def base_for(cfg: Config, post: Post) -> str:
 
 def rerender_stale(db: Database, cfg: Config, source: str | None = None) -> int:
     """Render again every stored post (of ``source``, or all) an older renderer made; how many."""
+    stamp = render_stamp(cfg.site.language)
     with db.read() as session:
-        stale = posts.stale_render_ids(session, RENDER_VERSION, source)
+        stale = posts.stale_render_ids(session, stamp, source)
     done = 0
     for post_id in stale:
         with db.write() as session:
             post = session.get(Post, post_id)
-            if post is None or post.markdown is None or post.render_version == RENDER_VERSION:
+            if post is None or post.markdown is None or post.render_version == stamp:
                 continue
             try:
-                html = render_markdown(post.markdown, base_url=base_for(cfg, post))
+                html = render_markdown(
+                    post.markdown, base_url=base_for(cfg, post), language=cfg.site.language
+                )
             except RenderError as exc:  # keeps the HTML it has; not tried again for this version
                 log.warning("post not re-rendered: %s", exc, extra={"post": post.guid})
-                post.render_version = RENDER_VERSION
+                post.render_version = stamp
                 continue
-            refresh_render(session, cfg, post, html, RENDER_VERSION)
+            refresh_render(session, cfg, post, html, stamp)
             done += 1
     if done:
-        log.info("posts re-rendered", extra={"count": done, "render_version": RENDER_VERSION})
+        log.info("posts re-rendered", extra={"count": done, "render_version": stamp})
     return done

@@ -91,7 +91,12 @@ def _ingest_markdown(
     seen: set[str] = set()
     total = sum(1 for _ in markdown.iter_files(root)) if progress else None
     events_ = markdown.scan(
-        source.name, root, known, base_url=cfg.site.base_url, max_bytes=source.max_file_bytes
+        source.name,
+        root,
+        known,
+        base_url=cfg.site.base_url,
+        max_bytes=source.max_file_bytes,
+        language=cfg.site.language,
     )
     for done, event in enumerate(events_, start=1):
         _apply_scan_event(db, cfg, source.name, event, clock.now(), report, seen)

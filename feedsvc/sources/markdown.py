@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from feedsvc import urls
-from feedsvc.content.markdown import RENDER_VERSION, RenderError, render_markdown
+from feedsvc.content.markdown import RenderError, render_markdown, render_stamp
 from feedsvc.content.text import slugify, strip_control_chars
 from feedsvc.posts.model import HASH_VERSION, SourceItem
 from feedsvc.sources.assets import SUFFIXES, BadCover, cover_url
@@ -51,6 +51,7 @@ def scan(
     *,
     base_url: str,
     max_bytes: int,
+    language: str | None = None,
 ) -> Iterator[ScanEvent]:
     """Yield an item, an error or an Unchanged marker for every Markdown file."""
     root = root.resolve()
@@ -62,7 +63,9 @@ def scan(
                 yield Unchanged(key)
                 continue
             raw = _read(path, st, max_bytes)
-            yield parse_file(key, raw, base_url=base_url, source=source, root=root, st=st)
+            yield parse_file(
+                key, raw, base_url=base_url, source=source, root=root, st=st, language=language
+            )
         except ItemProblem as exc:
             yield ItemError(source=source, item=key, reason=str(exc))
         except RecursionError:
@@ -107,6 +110,7 @@ def parse_file(
     source: str,
     root: Path,
     st: os.stat_result | None = None,
+    language: str | None = None,
 ) -> SourceItem:
     """Turn one file's bytes into a SourceItem (rendered and sanitised) or raise ItemProblem."""
     if b"\x00" in raw:
@@ -121,7 +125,9 @@ def parse_file(
     meta, body = split_front_matter(text)
     reldir = str(PurePosixPath(key).parent)
     try:
-        html = render_markdown(body, base_url=urls.markdown_base(base_url, source, key))
+        html = render_markdown(
+            body, base_url=urls.markdown_base(base_url, source, key), language=language
+        )
     except RenderError as exc:
         raise ItemProblem(f"body: {exc}") from None
     digest = hashlib.sha256(raw + b"\0" + base_url.encode() + HASH_VERSION.encode()).hexdigest()
@@ -130,7 +136,7 @@ def parse_file(
         title=_title(meta, body, key),
         content_html=html,
         content_hash=digest,
-        render_version=RENDER_VERSION,
+        render_version=render_stamp(language),
         slug=_slug(meta),
         default_slug=default_slug(key),
         markdown=body,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip as gzip_module
 import hashlib
 import importlib
@@ -74,6 +75,23 @@ def parse_accept_encoding(header: str) -> dict[str, float]:
         if q >= 0:
             weights[coding] = q
     return weights
+
+
+FEED_MEDIA_TYPES = ("application/atom+xml", "application/rss+xml")
+
+
+@functools.lru_cache(maxsize=256)
+def is_navigation(accept: str) -> bool:
+    """A browser opening a URL: its Accept asks for text/html and names no feed media type.
+
+    Chromium shows application/atom+xml and application/rss+xml as plain text and applies no
+    XSLT to them, so such a request gets the same feed as application/xml (``Vary: Accept``).
+    """
+    # Accept (RFC 9110 §12.5.1) has Accept-Encoding's shape: members with an optional q
+    weights = parse_accept_encoding(accept)
+    if weights.get("text/html", 0.0) <= 0:
+        return False
+    return not any(weights.get(media, 0.0) > 0 for media in FEED_MEDIA_TYPES)
 
 
 def _coding_q(weights: dict[str, float], coding: str) -> float:
@@ -191,13 +209,15 @@ def http_date(dt: datetime) -> str:
     return format_datetime(_utc(dt).replace(microsecond=0), usegmt=True)
 
 
-def cache_headers(variant: Variant, rep: Representation, max_age: int) -> list[tuple[str, str]]:
+def cache_headers(
+    variant: Variant, rep: Representation, max_age: int, vary: str = "Accept-Encoding"
+) -> list[tuple[str, str]]:
     """The validators and caching headers of a response: the same for its 200 and its 304."""
     headers = [("Content-Type", rep.content_type), ("ETag", variant.etag)]
     if rep.last_modified is not None:
         headers.append(("Last-Modified", http_date(rep.last_modified)))
     headers.append(("Cache-Control", f"public, max-age={max_age}"))
-    headers.append(("Vary", "Accept-Encoding"))  # RFC 9110 §12.5.5: the body depends on it
+    headers.append(("Vary", vary))  # RFC 9110 §12.5.5: what the body depends on
     if variant.encoding is not None:
         headers.append(("Content-Encoding", variant.encoding))
     return headers

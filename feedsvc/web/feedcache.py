@@ -47,15 +47,22 @@ class FinalResponse(Response):
 class Prepared:
     """One representation with its variants' bodies, ETags and full header lists precomputed."""
 
-    __slots__ = ("rep", "last_modified", "max_age", "extra", "_negotiated")
+    __slots__ = ("rep", "last_modified", "max_age", "extra", "vary", "_negotiated")
 
     def __init__(
-        self, body: bytes, content_type: str, last_modified: datetime, max_age: int, extra: Headers
+        self,
+        body: bytes,
+        content_type: str,
+        last_modified: datetime | None,
+        max_age: int,
+        extra: Headers,
+        vary: str = "Accept-Encoding",
     ) -> None:
         self.rep = conditional.make_representation(body, content_type, last_modified)
         self.last_modified = last_modified
         self.max_age = max_age
         self.extra = extra
+        self.vary = vary
         self._negotiated: dict[str, tuple[Any, Headers, Headers]] = {}
 
     def negotiate(self, accept_encoding: str) -> tuple[Any, Headers, Headers]:
@@ -63,7 +70,8 @@ class Prepared:
         found = self._negotiated.get(accept_encoding)
         if found is None:
             variant = self.rep.select(accept_encoding)
-            headers = conditional.cache_headers(variant, self.rep, self.max_age) + self.extra
+            headers = conditional.cache_headers(variant, self.rep, self.max_age, self.vary)
+            headers += self.extra
             found = (variant, headers, headers + [("Content-Length", str(len(variant.body)))])
             if len(self._negotiated) < _MAX_ACCEPT_ENCODINGS:
                 self._negotiated[accept_encoding] = found
@@ -196,13 +204,14 @@ def link_header(links: Iterable[tuple[str, str]]) -> tuple[str, str]:
     return ("Link", ", ".join(f'<{url}>; rel="{rel}"' for url, rel in links))
 
 
-def url_key(environ: Mapping[str, Any]) -> tuple[str, str, str, str]:
-    """A request's raw URL as a cache key."""
+def url_key(environ: Mapping[str, Any]) -> tuple[str, str, str, str, bool]:
+    """A request's raw URL as a cache key, and whether a browser is opening it (feeds vary)."""
     return (
         "url",
         environ.get("SCRIPT_NAME", ""),
         environ.get("PATH_INFO", ""),
         environ.get("QUERY_STRING", ""),
+        conditional.is_navigation(environ.get("HTTP_ACCEPT", "")),
     )
 
 

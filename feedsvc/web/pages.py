@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from feedsvc import urls
 from feedsvc.config import Config
+from feedsvc.content.messages import messages_for
 from feedsvc.feeds import service, views
 from feedsvc.feeds.builder import MEDIA_TYPES
 from feedsvc.web.feedcache import Prepared, cache_for, url_key
@@ -75,6 +76,7 @@ def prepare_list(
     html = render_template(
         "list.html",
         site=cfg.site,
+        text=messages_for(cfg.site.language),
         heading=view.name,
         kind=kind,
         feeds=feed_links(cfg, kind, slug, heading),
@@ -94,6 +96,7 @@ def prepare_post(app_state: AppState, slug: str) -> Prepared | None:
     html = render_template(
         "post.html",
         site=cfg.site,
+        text=messages_for(cfg.site.language),
         post=post,
         content=Markup(post.content_html),  # sanitised at ingest
         categories=post.categories,
@@ -136,4 +139,6 @@ def not_found(exc: HTTPException) -> tuple[str, int, list[tuple[str, str]]]:
     """A real HTML 404 page (with the pages' security headers)."""
     cfg = state().cfg
     feeds = feed_links(cfg, None, None, cfg.site.title)
-    return render_template("404.html", site=cfg.site, feeds=feeds), 404, list(PAGE_HEADERS)
+    text = messages_for(cfg.site.language)
+    html = render_template("404.html", site=cfg.site, text=text, feeds=feeds)
+    return html, 404, list(PAGE_HEADERS)

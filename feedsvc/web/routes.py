@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from flask import Flask
 
+from feedsvc import urls
 from feedsvc.web import (
     api_posts,
     api_sources,
     api_webhooks,
+    assets,
     auth,
     feedcache,
     feeds,
@@ -32,6 +34,8 @@ def register_routes(app: Flask) -> None:
     app.add_url_rule(f"/{_KIND}/<slug>/", "scoped_list", pages.list_page)
     app.add_url_rule("/posts/<slug>", "post", pages.post_page)
     app.add_url_rule("/media/<source>/<path:path>", "media", media.media)
+    app.add_url_rule(urls.CODE_STYLE_PATH, "code_css", assets.code_css)
+    app.add_url_rule(urls.FEED_STYLESHEET_PATH, "feed_xsl", assets.feed_xsl)
     app.register_error_handler(404, pages.not_found)
     # cached feed/page URLs are answered in front of Flask (web/feedcache.py: polls are cheap)
     feedcache.install_fast_path(app)

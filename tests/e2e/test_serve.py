@@ -68,13 +68,18 @@ def clean_env() -> dict[str, str]:
 
 
 def write_config(
-    tmp_path: Path, port: int, server: str, extra: str = "", server_extra: str = ""
+    tmp_path: Path,
+    port: int,
+    server: str,
+    extra: str = "",
+    server_extra: str = "",
+    site: str = 'language = "zh-CN"\n',
 ) -> Path:
     """A config serving ``tmp_path/posts``; ``extra`` is TOML appended as it is,
-    ``server_extra`` more ``[server]`` keys."""
+    ``server_extra`` more ``[server]`` keys, ``site`` more [site] keys (the language by default)."""
     config = tmp_path / "feedsvc.toml"
     config.write_text(
-        f'[site]\ntitle = "端到端"\nbase_url = "http://127.0.0.1:{port}"\nlanguage = "zh-CN"\n'
+        f'[site]\ntitle = "端到端"\nbase_url = "http://127.0.0.1:{port}"\n{site}'
         f'[storage]\nurl = "sqlite:///{tmp_path / "e2e.db"}"\n'
         f'[server]\nhost = "127.0.0.1"\nport = {port}\nworkers = 2\nserver = "{server}"\n'
         + server_extra
@@ -131,18 +136,22 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def running(
-    tmp_path: Path, server: str = "granian", extra_config: str = "", server_extra: str = ""
+    tmp_path: Path,
+    server: str = "granian",
+    extra_config: str = "",
+    server_extra: str = "",
+    site: str = 'language = "zh-CN"\n',
 ) -> Iterator[Server]:
     """``feedsvc serve`` on a free port, serving ``posts/first.md``; killed if still running."""
     port = free_port()
-    config = write_config(tmp_path, port, server, extra_config, server_extra)
+    config_path = write_config(tmp_path, port, server, extra_config, server_extra, site)
     posts = tmp_path / "posts"
     posts.mkdir(exist_ok=True)
     (posts / "first.md").write_text(post_md("第一篇", "2026-01-11T09:30:00+08:00"), "utf-8")
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [*feedsvc_command(), "--config", str(config), "serve"],
+            [*feedsvc_command(), "--config", str(config_path), "serve"],
             cwd=tmp_path,
             env=clean_env(),
             stdout=out,
@@ -151,7 +160,7 @@ def running(
     try:
         base = f"http://127.0.0.1:{port}"
         wait_healthy(base + "/healthz", proc, log)
-        yield Server(base, config, posts, proc, log)
+        yield Server(base, config_path, posts, proc, log)
     finally:
         stop(proc)
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
 from sqlalchemy import select, update
 
-from feedsvc.content.markdown import RENDER_VERSION
+from feedsvc.content.markdown import render_stamp
+from feedsvc.content.messages import messages_for
 from feedsvc.posts.rerender import rerender_stale
 from feedsvc.scheduler import publish_due_job
 from feedsvc.storage import content_state
@@ -44,7 +46,7 @@ def test_a_pass_re_renders_unchanged_files_without_an_event(db, cfg, clock, post
     after = all_posts(db)["a.md"]
     (math,) = parse(after.content_html).iter("math")
     assert math.iter("annotation")[0].text() == "E=mc^2"
-    assert after.render_version == RENDER_VERSION
+    assert after.render_version == render_stamp(cfg.site.language) == "2-zh"
     assert after.summary == "Energy [公式] here."  # the test site is zh-CN
     assert (after.content_hash, after.updated) == (before.content_hash, before.updated)
     assert event_count(db) == events_before
@@ -83,3 +85,28 @@ def test_pushed_posts_are_re_rendered_by_the_publish_job(api_app, api_client, cl
     with st.db.read() as session:
         assert content_state.current(session) > version
     assert rerender_stale(st.db, st.cfg) == 0  # done once
+
+
+def test_a_new_site_language_re_renders_the_page_words_without_an_event(db, cfg, clock, posts_dir):
+    write(posts_dir / "a.md", post_md("A", "Said so.[^1]\n\n[^1]: A note."))
+    run(db, cfg, clock)
+
+    def backlink_titles() -> set[str]:
+        html = parse(all_posts(db)["a.md"].content_html)
+        return {
+            a.attrs["title"]
+            for a in html.iter("a")
+            if "footnote-backref" in (a.attrs.get("class") or "")
+        }
+
+    assert backlink_titles() == {messages_for("zh-CN").footnote_backlink % 1}
+    events_before, hash_before = event_count(db), all_posts(db)["a.md"].content_hash
+    english = dataclasses.replace(cfg, site=dataclasses.replace(cfg.site, language="en"))
+    clock.advance(hours=1)
+    report = run(db, english, clock)
+    assert (report.new, report.updated, report.errors) == (0, 0, [])
+    assert backlink_titles() == {messages_for("en").footnote_backlink % 1}
+    assert messages_for("en").footnote_backlink != messages_for("zh-CN").footnote_backlink
+    after = all_posts(db)["a.md"]
+    assert (after.render_version, after.content_hash) == ("2-en", hash_before)
+    assert event_count(db) == events_before

@@ -89,6 +89,11 @@ events = ["post.published"]
         ("[site]\nbase_url = 'example.org'\n", "site.base_url"),
         ("this is = not toml =", "not valid TOML"),
         ("[[sources]]\nname = 'api'\nkind = 'markdown'\npath = 'x'\n", "sources[0].name"),
+        ("[site]\ntimezone = 'Mars/Olympus_Mons'\n", "site.timezone: unknown time zone"),
+        ("[site]\ntimezone = '../../etc/passwd'\n", "site.timezone: '../../etc/passwd' is not"),
+        ("[site]\ntimezone = '/usr/share/zoneinfo/UTC'\n", "site.timezone: '/usr/share"),
+        ("[site]\ntimezone = ''\n", "site.timezone: '' is not an IANA time zone name"),
+        ("[site]\ntimezone = 8\n", "site.timezone: expected a string"),
     ],
 )
 def test_bad_config_names_key_and_file(tmp_path, text, message):
@@ -97,6 +102,16 @@ def test_bad_config_names_key_and_file(tmp_path, text, message):
         load_config(path, env={})
     assert str(path) in str(info.value)
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["UTC", "Asia/Shanghai", "America/Argentina/Buenos_Aires"])
+def test_timezone_names(tmp_path, name):
+    cfg = load_config(write(tmp_path, f"[site]\ntimezone = '{name}'\n"), env={})
+    assert cfg.site.zone().key == name
+
+
+def test_timezone_defaults_to_utc():
+    assert load_config(None, env={}).site.zone().key == "UTC"
 
 
 def test_env_overrides_secrets_and_database(tmp_path):

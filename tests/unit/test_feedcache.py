@@ -9,7 +9,7 @@ import pytest
 
 from feedsvc.storage import content_state
 from feedsvc.storage.db import Database, DatabaseUnavailable
-from feedsvc.web.feedcache import FastPath, Prepared, RepresentationCache
+from feedsvc.web.feedcache import FastPath, Prepared, RepresentationCache, url_key
 
 LM = datetime(2026, 1, 11, 1, 30, tzinfo=UTC)
 
@@ -120,7 +120,7 @@ def test_fast_path_answers_only_cached_urls(parts):
 
     fast = FastPath(app, cache)
     environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/feed.atom", "QUERY_STRING": ""}
-    cache.get_or_build("k", prepared, alias=("url", "", "/feed.atom", ""))
+    cache.get_or_build("k", prepared, alias=url_key(environ))
     answers: list[tuple[str, dict[str, str]]] = []
 
     def start_response(status: str, headers: list[tuple[str, str]]) -> None:
@@ -137,7 +137,10 @@ def test_fast_path_answers_only_cached_urls(parts):
     assert answers[-1][1]["Link"] == "<x>"
     assert fast({**environ, "QUERY_STRING": "page=2"}, start_response) == [b"flask"]
     assert fast({**environ, "REQUEST_METHOD": "POST"}, start_response) == [b"flask"]
-    assert seen == ["GET", "POST"]
+    # a browser opening the URL gets another representation (application/xml): not this one
+    browser = {**environ, "HTTP_ACCEPT": "text/html,application/xml;q=0.9,*/*;q=0.8"}
+    assert fast(browser, start_response) == [b"flask"]
+    assert seen == ["GET", "POST", "GET"]
 
 
 def test_the_version_reader_turns_a_database_error_into_database_unavailable(tmp_path):
