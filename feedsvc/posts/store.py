@@ -18,7 +18,7 @@ from feedsvc.content.text import slugify, strip_control_chars
 from feedsvc.kinds import EventType, Outcome
 from feedsvc.posts.errors import InvalidPost, ItemFailed, PostError, SlugTaken
 from feedsvc.posts.model import SourceItem
-from feedsvc.storage import content_state, events, posts
+from feedsvc.storage import content_state, events, posts, scopes
 from feedsvc.storage.db import Database
 from feedsvc.storage.models import Post
 
@@ -170,7 +170,8 @@ def record_change(
     now: datetime,
     scopes_before: Iterable[events.Scope] = (),
 ) -> None:
-    """Outbox + change signal in the caller's transaction (nothing is lost)."""
+    """Scope values, outbox and change signal in the caller's transaction (nothing is lost)."""
+    scopes.sync(session, post)
     if post.visible:
         kind = EventType.UPDATED if was_visible else EventType.PUBLISHED
     elif was_visible:
