@@ -50,9 +50,17 @@ class Prepared:
     __slots__ = ("rep", "last_modified", "max_age", "extra", "_negotiated")
 
     def __init__(
-        self, body: bytes, content_type: str, last_modified: datetime, max_age: int, extra: Headers
+        self,
+        body: bytes,
+        content_type: str,
+        last_modified: datetime,
+        max_age: int,
+        extra: Headers,
+        *,
+        rep: conditional.Representation | None = None,
     ) -> None:
-        self.rep = conditional.make_representation(body, content_type, last_modified)
+        # ``rep``: variants already encoded (a stored rendition); else they are made here
+        self.rep = rep or conditional.make_representation(body, content_type, last_modified)
         self.last_modified = last_modified
         self.max_age = max_age
         self.extra = extra

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -11,6 +12,7 @@ from flask import Response, abort, request
 
 from feedsvc.feeds import service
 from feedsvc.feeds.service import FeedKey
+from feedsvc.web import renditions
 from feedsvc.web.feedcache import Prepared, cache_for, link_header, url_key
 from feedsvc.web.state import AppState, state
 
@@ -31,18 +33,18 @@ def page_number(environ: Mapping[str, Any]) -> int | None:
 
 
 def prepare_feed(app_state: AppState, key: FeedKey, page: int) -> Prepared | None:
-    """Build one feed page and precompute what every response for it needs."""
+    """One feed page with what every response for it needs: from the shared rendition store,
+    built only when no worker or instance has built it since its scope last changed."""
     cfg = app_state.cfg
-    built = service.build_feed(app_state.db, cfg, key, page)
-    if built is None:
-        return None
+
+    def make() -> tuple[bytes, str, datetime] | None:
+        built = service.build_feed(app_state.db, cfg, key, page)
+        return None if built is None else (built.body, built.content_type, built.last_modified)
+
     links = [(service.hub_url(cfg), "hub"), (service.topic_for(cfg, key, page), "self")]
-    return Prepared(
-        built.body,
-        built.content_type,
-        built.last_modified,
-        cfg.feeds.cache_max_age,
-        [link_header(links)],  # WebSub §4: discovery by Link headers
+    # WebSub §4: discovery by Link headers
+    return renditions.shared(
+        app_state, key.kind, key.slug, key.fmt, page, make, [link_header(links)]
     )
 
 
