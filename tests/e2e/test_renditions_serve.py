@@ -3,7 +3,6 @@ change made through one is served by the other (shared renditions, scope version
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,11 +14,10 @@ import pytest
 
 from tests.e2e.test_serve import (
     Server,
-    clean_env,
-    feedsvc_command,
     free_port,
     post_md,
     running,
+    start_serve,
     stop,
     wait_healthy,
 )
@@ -34,14 +32,7 @@ def second_instance(first: Server, tmp_path: Path) -> Iterator[str]:
     """Another `serve` with the same config (same database and base URL) on another port."""
     port = free_port()
     log = tmp_path / "second.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [*feedsvc_command(), "--config", str(first.config), "serve", "--port", str(port)],
-            cwd=first.config.parent,
-            env=clean_env(),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    proc = start_serve(first.config, log, "--port", str(port))
     try:
         base = f"http://127.0.0.1:{port}"
         wait_healthy(base + "/healthz", proc, log)
