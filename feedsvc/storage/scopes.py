@@ -97,10 +97,13 @@ def _bump(
 
 def stats(session: Session, scope: Scope) -> Stats:
     """The scope's count, last change and version (a scope never changed: 0, None, 0)."""
-    stat = session.get(ScopeStat, scope)
-    if stat is None:
-        return Stats(0, None, 0)
-    return Stats(stat.visible_count, stat.last_change, stat.version)
+    kind, key = scope
+    row = session.execute(
+        select(ScopeStat.visible_count, ScopeStat.last_change, ScopeStat.version).where(
+            ScopeStat.kind == kind, ScopeStat.key == key
+        )
+    ).first()
+    return Stats(0, None, 0) if row is None else Stats(*row)
 
 
 def versions(session: Session, scopes: Iterable[Scope]) -> dict[Scope, int]:
