@@ -74,12 +74,12 @@ def receiver(latency: float) -> Iterator[Receiver]:
 
 def run(subscriptions: int, concurrency: int, url: str, workdir: Path) -> tuple[float, int]:
     """Seconds for one round delivering one event to ``subscriptions`` webhooks; succeeded."""
-    from feedsvc.notify.signing import generate_secret
     from sqlalchemy import func, select
 
     from feedsvc.clock import SystemClock
     from feedsvc.config import config_from_mapping
     from feedsvc.notify.delivery import process_due
+    from feedsvc.signing import generate_secret
     from feedsvc.storage.db import Database
     from feedsvc.storage.events import new_msg_id
     from feedsvc.storage.migrate import upgrade
