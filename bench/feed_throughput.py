@@ -57,10 +57,9 @@ def wait_http(url: str, timeout: float = 60.0) -> None:
 def populate(workdir: Path, n: int) -> Path:
     """Write a config and an SQLite DB with ``n`` posts through the real ingest service."""
     sys.path.insert(0, str(ROOT))
-    from feedsvc.sources.model import SourceItem
-
     from feedsvc.config import load_config
-    from feedsvc.sources.ingest import apply_item
+    from feedsvc.posts.model import SourceItem
+    from feedsvc.posts.store import apply_item
     from feedsvc.storage.db import Database
     from feedsvc.storage.migrate import upgrade
 
@@ -146,6 +145,31 @@ def check_status(url: str, etag: str, expect: int) -> None:
         raise RuntimeError(f"bench: {url} answered {status} to a poll, expected {expect}")
 
 
+NGINX_CONF = """daemon off; worker_processes 2; pid {work}/nginx.pid; error_log {work}/nginx.err;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off; client_body_temp_path {work}; proxy_temp_path {work};
+  fastcgi_temp_path {work}; uwsgi_temp_path {work}; scgi_temp_path {work};
+  server {{
+    listen 127.0.0.1:{{port}};
+    location = /feed.atom {{ default_type application/atom+xml; alias {work}/body; }}
+  }}
+}}
+"""
+
+
+def nginx_command(work: Path) -> list[str] | None:
+    """nginx serving the same bytes from a file (a floor: no Python at all), or None."""
+    found = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+    )
+    if found is None:
+        return None
+    conf = work / "nginx.conf.template"
+    conf.write_text(NGINX_CONF.format(work=work), "utf-8")
+    return [found, "-p", str(work), "-c", str(conf)]
+
+
 def measure_size(n: int, args: argparse.Namespace) -> list[tuple[str, str, float]]:
     rows: list[tuple[str, str, float]] = []
     with tempfile.TemporaryDirectory(prefix="feedsvc-bench-") as tmp:
@@ -203,11 +227,22 @@ def measure_size(n: int, args: argparse.Namespace) -> list[tuple[str, str, float
                 "bench.floor_app:app",
             ],
         }
+        nginx = nginx_command(work)
+        if nginx is None:
+            print("bench: nginx is not installed (apt-get install nginx): skipped", file=sys.stderr)
+        else:
+            floors["nginx x2 (static file, its own ETag)"] = nginx
         for name, template in floors.items():
             fport = free_port()
             cmd = [part.replace("{port}", str(fport)) for part in template]
+            if name.startswith("nginx"):
+                conf = work / "nginx.conf"
+                conf.write_text(Path(cmd[-1]).read_text("utf-8").replace("{port}", str(fport)))
+                cmd[-1] = str(conf)
             url = f"http://127.0.0.1:{fport}/feed.atom"
             with running(cmd, floor_env, url):
+                if name.startswith("nginx"):
+                    etag = fetch(url)[1]  # nginx's ETag for the same bytes
                 check_status(url, etag, 304)
                 for path, tag in (("200", None), ("304", etag)):
                     rows.append((name, path, wrk(url, args.duration, args.connections, tag)))

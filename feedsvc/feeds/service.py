@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from feedsvc import urls
@@ -20,6 +19,7 @@ from feedsvc.feeds import builder
 from feedsvc.feeds.model import FeedDoc, FeedItem, Term
 from feedsvc.kinds import ScopeKind
 from feedsvc.storage import posts
+from feedsvc.storage import scopes as scope_store
 from feedsvc.storage.db import Database
 from feedsvc.storage.models import Post
 
@@ -187,7 +187,7 @@ def feed_item(cfg: Config, post: Post) -> FeedItem:
 
 
 def last_change(session: Session, kind: str | None, slug: str | None) -> datetime:
-    """Newest ``updated`` of the scope's visible or removed posts (the Last-Modified)."""
-    # wider than the page: Last-Modified moves on removals and page shifts too
-    query = select(func.max(Post.updated)).where(or_(Post.visible, Post.removed))
-    return session.scalar(posts.in_scope(query, kind, slug)) or EMPTY_UPDATED
+    """When the scope last changed (the Last-Modified): kept with every change that touches
+    it — a post joining, leaving, changing or being removed — so it never goes back."""
+    scope = scope_store.scope_of(kind, slug)
+    return scope_store.stats(session, scope).last_change or EMPTY_UPDATED

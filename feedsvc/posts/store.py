@@ -19,7 +19,7 @@ from feedsvc.content.title import without_title_heading
 from feedsvc.kinds import EventType, Outcome
 from feedsvc.posts.errors import InvalidPost, ItemFailed, PostError, SlugTaken
 from feedsvc.posts.model import SourceItem
-from feedsvc.storage import content_state, events, posts
+from feedsvc.storage import content_state, events, posts, scopes
 from feedsvc.storage.db import Database
 from feedsvc.storage.models import Post
 
@@ -155,6 +155,7 @@ def refresh_render(session: Session, cfg: Config, post: Post, html: str, version
     post.render_version = version
     session.flush()
     if post.visible:
+        scopes.sync(session, post)  # its scopes' stored renditions are built again
         content_state.bump(session)
 
 
@@ -191,7 +192,8 @@ def record_change(
     now: datetime,
     scopes_before: Iterable[events.Scope] = (),
 ) -> None:
-    """Outbox + change signal in the caller's transaction (nothing is lost)."""
+    """Scope values, outbox and change signal in the caller's transaction (nothing is lost)."""
+    scopes.sync(session, post)
     if post.visible:
         kind = EventType.UPDATED if was_visible else EventType.PUBLISHED
     elif was_visible:

@@ -284,3 +284,47 @@ class WebSubPending(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ScopePost(Base):
+    """A visible post's membership of a scope (site, category, tag, author, its own page),
+    kept with its ``published`` so a page of any scope is one range scan of the primary key."""
+
+    __tablename__ = "scope_posts"
+    __table_args__ = (Index("ix_scope_posts_post", "post_id"),)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)  # "" = the whole site
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    published: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    post_id: Mapped[int] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class ScopeStat(Base):
+    """Per scope, kept in the transaction of each post change: how many posts are visible,
+    when the scope last changed (its Last-Modified) and a version bumped by every change."""
+
+    __tablename__ = "scope_stats"
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    visible_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_change: Mapped[datetime] = mapped_column(UTCDateTime())
+    version: Mapped[int] = mapped_column(BigInteger, default=1)
+
+
+class Rendition(Base):
+    """A built representation (one page of one scope in one format and content coding),
+    shared by every worker and instance; valid while its scope is at ``version``."""
+
+    __tablename__ = "renditions"
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    format: Mapped[str] = mapped_column(String(10), primary_key=True)  # atom, rss, json, html
+    page: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    encoding: Mapped[str] = mapped_column(String(20), primary_key=True)  # identity, gzip, br
+    build: Mapped[str] = mapped_column(String(64))  # code and config it was built with
+    content_type: Mapped[str] = mapped_column(String(100))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    etag: Mapped[str] = mapped_column(String(100))
+    last_modified: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from feedsvc import urls
 from feedsvc.content.text import slugify
 from feedsvc.kinds import ScopeKind
+from feedsvc.storage import scopes
 from feedsvc.storage.models import Category, Post, Tag, post_categories, post_tags
 from feedsvc.timefmt import rfc3339
 
@@ -149,11 +150,15 @@ def in_scope(query: Select[Any], kind: str | None, slug: str | None) -> Select[A
 def page_of(
     session: Session, kind: str | None, slug: str | None, page: int, page_size: int
 ) -> tuple[list[Post], int]:
-    """One page of visible posts and the total count (for last-page links)."""
-    query = visible_query(kind, slug)
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    posts = session.scalars(query.limit(page_size).offset((page - 1) * page_size)).all()
-    return list(posts), int(total)
+    """One page of visible posts and the total count (for last-page links), both from the
+    maintained scope tables: their cost does not grow with the corpus."""
+    scope = scopes.scope_of(kind, slug)
+    total = scopes.stats(session, scope).count
+    ids = scopes.page_ids(session, scope, page, page_size)
+    if not ids:
+        return [], total
+    found = {p.id: p for p in session.scalars(select(Post).where(Post.id.in_(ids)))}
+    return [found[i] for i in ids if i in found], total
 
 
 def term_name(session: Session, kind: str, slug: str) -> str | None:

@@ -57,8 +57,11 @@ class Prepared:
         max_age: int,
         extra: Headers,
         vary: str = "Accept-Encoding",
+        *,
+        rep: conditional.Representation | None = None,
     ) -> None:
-        self.rep = conditional.make_representation(body, content_type, last_modified)
+        # ``rep``: variants already encoded (a stored rendition); else they are made here
+        self.rep = rep or conditional.make_representation(body, content_type, last_modified)
         self.last_modified = last_modified
         self.max_age = max_age
         self.extra = extra

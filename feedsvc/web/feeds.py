@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -13,6 +14,7 @@ from flask import Response, abort, request
 from feedsvc.feeds import service
 from feedsvc.feeds.service import FeedKey
 from feedsvc.telemetry import FEED_BUILD_SECONDS, FEED_BUILDS
+from feedsvc.web import renditions
 from feedsvc.web.conditional import is_navigation
 from feedsvc.web.feedcache import Prepared, cache_for, link_header, url_key
 from feedsvc.web.state import AppState, state
@@ -41,27 +43,35 @@ def page_number(environ: Mapping[str, Any]) -> int | None:
 def prepare_feed(
     app_state: AppState, key: FeedKey, page: int, browser: bool = False
 ) -> Prepared | None:
-    """Build one feed page and precompute what every response for it needs."""
+    """One feed page with what every response for it needs: from the shared rendition store,
+    built only when no worker or instance has built it since its scope last changed. ``browser``:
+    the Atom/RSS variant a browser gets (BROWSER_CONTENT_TYPE), stored as its own format."""
     cfg = app_state.cfg
-    started = time.perf_counter()
-    built = service.build_feed(app_state.db, cfg, key, page)
-    if built is None:
-        return None
-    FEED_BUILDS.labels(key.fmt).inc()
-    FEED_BUILD_SECONDS.observe(time.perf_counter() - started)
-    links = [(service.hub_url(cfg), "hub"), (service.topic_for(cfg, key, page), "self")]
-    body, content_type, vary = built.body, built.content_type, "Accept-Encoding"
-    if key.fmt in STYLED_FORMATS:
-        vary = "Accept-Encoding, Accept"
+
+    def make() -> tuple[bytes, str, datetime] | None:
+        started = time.perf_counter()
+        built = service.build_feed(app_state.db, cfg, key, page)
+        if built is None:
+            return None
+        FEED_BUILDS.labels(key.fmt).inc()
+        FEED_BUILD_SECONDS.observe(time.perf_counter() - started)
         if browser:
-            body, content_type = body + b"\n", BROWSER_CONTENT_TYPE
-    return Prepared(
-        body,
-        content_type,
-        built.last_modified,
-        cfg.feeds.cache_max_age,
-        [link_header(links)],  # WebSub §4: discovery by Link headers
-        vary,
+            return built.body + b"\n", BROWSER_CONTENT_TYPE, built.last_modified
+        return built.body, built.content_type, built.last_modified
+
+    styled = key.fmt in STYLED_FORMATS
+    stored_as = f"{key.fmt}-web" if styled and browser else key.fmt
+    links = [(service.hub_url(cfg), "hub"), (service.topic_for(cfg, key, page), "self")]
+    # WebSub §4: discovery by Link headers
+    return renditions.shared(
+        app_state,
+        key.kind,
+        key.slug,
+        stored_as,
+        page,
+        make,
+        [link_header(links)],
+        vary="Accept-Encoding, Accept" if styled else "Accept-Encoding",
     )
 
 

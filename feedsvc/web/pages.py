@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import Response, abort, render_template, request
@@ -13,6 +14,8 @@ from feedsvc.config import Config
 from feedsvc.content.messages import messages_for
 from feedsvc.feeds import service, views
 from feedsvc.feeds.builder import MEDIA_TYPES
+from feedsvc.feeds.renditions import HTML_FORMAT, POST_SCOPE
+from feedsvc.web import renditions
 from feedsvc.web.feedcache import Prepared, cache_for, url_key
 from feedsvc.web.feeds import page_number
 from feedsvc.web.state import AppState, state
@@ -67,6 +70,20 @@ def prepare_list(
     app_state: AppState, kind: str | None, slug: str | None, page: int
 ) -> Prepared | None:
     """The rendered list page for a scope, or None (unknown scope, page out of range)."""
+    return renditions.shared(
+        app_state,
+        kind,
+        slug,
+        HTML_FORMAT,
+        page,
+        lambda: _render_list(app_state, kind, slug, page),
+        list(PAGE_HEADERS),
+    )
+
+
+def _render_list(
+    app_state: AppState, kind: str | None, slug: str | None, page: int
+) -> tuple[bytes, str, datetime] | None:
     cfg = app_state.cfg
     view = views.list_view(app_state.db, cfg, kind, slug, page)
     if view is None:
@@ -84,11 +101,23 @@ def prepare_list(
         pager=pagination(base, page, view.last),
         canonical=urls.with_page(base, page),
     )
-    return Prepared(html.encode(), HTML, view.changed, cfg.feeds.cache_max_age, list(PAGE_HEADERS))
+    return html.encode(), HTML, view.changed
 
 
 def prepare_post(app_state: AppState, slug: str) -> Prepared | None:
     """The rendered page of one visible post, or None."""
+    return renditions.shared(
+        app_state,
+        POST_SCOPE,
+        slug,
+        HTML_FORMAT,
+        1,
+        lambda: _render_post(app_state, slug),
+        list(PAGE_HEADERS),
+    )
+
+
+def _render_post(app_state: AppState, slug: str) -> tuple[bytes, str, datetime] | None:
     cfg = app_state.cfg
     post = views.post_view(app_state.db, cfg, slug)
     if post is None:
@@ -105,7 +134,7 @@ def prepare_post(app_state: AppState, slug: str) -> Prepared | None:
         feeds=feed_links(cfg, None, None, cfg.site.title),
         canonical=post.href,
     )
-    return Prepared(html.encode(), HTML, post.updated, cfg.feeds.cache_max_age, list(PAGE_HEADERS))
+    return html.encode(), HTML, post.updated
 
 
 def list_page(kind: str | None = None, slug: str | None = None) -> Response:

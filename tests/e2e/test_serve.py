@@ -134,6 +134,18 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
+def start_serve(config: Path, log: Path, *options: str) -> subprocess.Popen[bytes]:
+    """``feedsvc --config CONFIG serve OPTIONS`` in the config's folder, output to ``log``."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [*feedsvc_command(), "--config", str(config), "serve", *options],
+            cwd=config.parent,
+            env=clean_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
 @contextmanager
 def running(
     tmp_path: Path,
@@ -149,14 +161,7 @@ def running(
     posts.mkdir(exist_ok=True)
     (posts / "first.md").write_text(post_md("第一篇", "2026-01-11T09:30:00+08:00"), "utf-8")
     log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [*feedsvc_command(), "--config", str(config_path), "serve"],
-            cwd=tmp_path,
-            env=clean_env(),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    proc = start_serve(config_path, log)
     try:
         base = f"http://127.0.0.1:{port}"
         wait_healthy(base + "/healthz", proc, log)

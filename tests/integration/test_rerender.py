@@ -11,7 +11,7 @@ from feedsvc.content.markdown import render_stamp
 from feedsvc.content.messages import messages_for
 from feedsvc.posts.rerender import rerender_stale
 from feedsvc.scheduler import publish_due_job
-from feedsvc.storage import content_state
+from feedsvc.storage import content_state, scopes
 from feedsvc.storage.db import Database
 from feedsvc.storage.models import Event, Post
 from feedsvc.web.state import state
@@ -39,6 +39,8 @@ def test_a_pass_re_renders_unchanged_files_without_an_event(db, cfg, clock, post
     run(db, cfg, clock)
     before = all_posts(db)["a.md"]
     version = as_if_rendered_by_version_1(db)
+    with db.read() as session:
+        site_version = scopes.stats(session, scopes.SITE).version
     events_before = event_count(db)
     clock.advance(hours=1)
     report = run(db, cfg, clock)
@@ -52,6 +54,8 @@ def test_a_pass_re_renders_unchanged_files_without_an_event(db, cfg, clock, post
     assert event_count(db) == events_before
     with db.read() as session:
         assert content_state.current(session) > version  # feeds are built again
+        # and so are the stored renditions of every scope it is in (a new scope version)
+        assert scopes.stats(session, scopes.SITE).version > site_version
     # and nothing more to do on the next pass: no further bump
     with db.read() as session:
         version = content_state.current(session)
