@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -40,6 +41,19 @@ def parse_duration(value: object) -> float:
     raise ValueError(f'{value!r} is not a duration such as "30s", "5m", "2h"')
 
 
+def parse_poll_limit(value: str) -> tuple[int, float] | None:
+    """(requests, window seconds) from "60/1h"; None for "" (no limit)."""
+    if not value.strip():
+        return None
+    count, slash, window = value.partition("/")
+    if not slash or not count.strip().isdigit() or int(count) < 1:
+        raise ValueError(f'{value!r} is not a limit such as "60/1h" (requests/duration)')
+    seconds = parse_duration(window)
+    if seconds <= 0:
+        raise ValueError(f"{value!r}: the window must be longer than 0 seconds")
+    return int(count), seconds
+
+
 @dataclass(frozen=True)
 class SiteConfig:
     title: str = "feedsvc example site"
@@ -63,6 +77,9 @@ class FeedsConfig:
     # empty: chosen by site language ("[公式]" for zh, "[formula]" otherwise)
     formula_placeholder: str = ""
     code_placeholder: str = ""
+    # RFC 3229 feed deltas: versions kept per feed page (0 = no deltas) and for how long
+    delta_history: int = 50
+    delta_max_age: float = 7 * 86400.0
 
 
 @dataclass(frozen=True)
@@ -71,6 +88,8 @@ class ServerConfig:
     port: int = 8080
     workers: int = 2
     server: str = "granian"
+    poll_limit: str = ""  # "60/1h": requests per client per feed URL and window; "" = off
+    trusted_proxies: tuple[str, ...] = ()  # addresses/CIDRs whose X-Forwarded-For is believed
 
 
 @dataclass(frozen=True)
@@ -151,7 +170,7 @@ SECTIONS: dict[str, type] = {
     "delivery": DeliveryConfig,
     "websub": WebSubConfig,
 }
-DURATION_KEYS = {"timeout", "interval", "poll_interval"}
+DURATION_KEYS = {"timeout", "interval", "poll_interval", "delta_max_age"}
 
 
 def _coerce(where: str, name: str, value: Any, default: Any) -> Any:
@@ -223,6 +242,19 @@ def _validate(cfg: Config) -> None:
         raise ConfigError('server.server: must be "granian" or "gunicorn"')
     if cfg.server.workers < 1:
         raise ConfigError("server.workers: must be at least 1")
+    if cfg.feeds.delta_max_age <= 0:
+        raise ConfigError("feeds.delta_max_age: must be longer than 0 seconds")
+    try:
+        parse_poll_limit(cfg.server.poll_limit)
+    except ValueError as exc:
+        raise ConfigError(f"server.poll_limit: {exc}") from None
+    for i, proxy in enumerate(cfg.server.trusted_proxies):
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"server.trusted_proxies[{i}]: {proxy!r} is not an IP address or CIDR network"
+            ) from None
     names = set()
     for i, src in enumerate(cfg.sources):
         where = f"sources[{i}]"

@@ -50,3 +50,4 @@ class FeedDoc:
     next_url: str | None = None
     previous_url: str | None = None
     hub_url: str | None = None  # WebSub hub
+    ttl: int | None = None  # RSS <ttl>: minutes a reader may cache the feed (the max-age)

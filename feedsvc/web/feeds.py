@@ -9,8 +9,10 @@ from urllib.parse import parse_qsl
 
 from flask import Response, abort, request
 
+from feedsvc.feeds import deltas as feed_deltas
 from feedsvc.feeds import service
 from feedsvc.feeds.service import FeedKey
+from feedsvc.web.deltas import FeedPrepared, answer_delta
 from feedsvc.web.feedcache import Prepared, cache_for, link_header, url_key
 from feedsvc.web.state import AppState, state
 
@@ -37,13 +39,18 @@ def prepare_feed(app_state: AppState, key: FeedKey, page: int) -> Prepared | Non
     if built is None:
         return None
     links = [(service.hub_url(cfg), "hub"), (service.topic_for(cfg, key, page), "self")]
-    return Prepared(
-        built.body,
-        built.content_type,
-        built.last_modified,
-        cfg.feeds.cache_max_age,
-        [link_header(links)],  # WebSub §4: discovery by Link headers
+    extra = [link_header(links)]  # WebSub §4: discovery by Link headers
+    max_age = cfg.feeds.cache_max_age
+    if built.doc is None or not feed_deltas.enabled(cfg):
+        return Prepared(built.body, built.content_type, built.last_modified, max_age, extra)
+    prepared = FeedPrepared(
+        built.body, built.content_type, built.last_modified, max_age, extra, key, page, built.doc
     )
+    # every ETag this version is sent with, so a later A-IM request can name it (RFC 3229)
+    feed_deltas.record_version(
+        app_state.db, cfg, key, page, prepared.etags(), built.doc, app_state.clock.now()
+    )
+    return prepared
 
 
 def serve_feed(fmt: str, kind: str | None = None, slug: str | None = None) -> Response:
@@ -59,4 +66,8 @@ def serve_feed(fmt: str, kind: str | None = None, slug: str | None = None) -> Re
     )
     if prepared is None:
         abort(404)
+    if isinstance(prepared, FeedPrepared):
+        delta = answer_delta(app_state, prepared, environ)
+        if delta is not None:
+            return delta
     return prepared.respond(environ)
