@@ -57,10 +57,9 @@ def wait_http(url: str, timeout: float = 60.0) -> None:
 def populate(workdir: Path, n: int) -> Path:
     """Write a config and an SQLite DB with ``n`` posts through the real ingest service."""
     sys.path.insert(0, str(ROOT))
-    from feedsvc.sources.model import SourceItem
-
     from feedsvc.config import load_config
-    from feedsvc.sources.ingest import apply_item
+    from feedsvc.posts.model import SourceItem
+    from feedsvc.posts.store import apply_item
     from feedsvc.storage.db import Database
     from feedsvc.storage.migrate import upgrade
 

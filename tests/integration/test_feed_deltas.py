@@ -187,3 +187,24 @@ def test_rss_ttl_follows_cache_max_age(tmp_path, clock, add_post):
         assert parsed.feed.ttl == "3"  # minutes, rounded up
     finally:
         state(app).db.dispose()
+
+
+def test_poll_limit_answers_429_with_retry_after(tmp_path, clock, add_post):
+    cfg = make_config(tmp_path, server={"poll_limit": "2/1h", "trusted_proxies": ["127.0.0.1"]})
+    app = create_app(cfg, clock=clock)
+    try:
+        add_post("a.md", "第一篇", published=D)
+        client = app.test_client()
+        alice = {"X-Forwarded-For": "198.51.100.1"}
+        assert [get(client, "/feed.atom", alice).status_code for _ in range(2)] == [200, 200]
+        refused = get(client, "/feed.atom", alice)
+        assert refused.status_code == 429
+        assert 3500 <= int(refused.headers["Retry-After"]) <= 3600
+        assert refused.headers["Cache-Control"] == "no-store"
+        # another page, another client and a page that is no feed are not counted together
+        assert get(client, "/feed.atom?page=1&x=1", alice).status_code == 429
+        assert get(client, "/feed.rss", alice).status_code == 200
+        assert get(client, "/feed.atom", {"X-Forwarded-For": "198.51.100.2"}).status_code == 200
+        assert all(get(client, "/", alice).status_code == 200 for _ in range(3))
+    finally:
+        state(app).db.dispose()
