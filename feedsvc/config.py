@@ -11,9 +11,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from feedsvc.config_sections import (
+from feedsvc.config_sections import (  # noqa: F401 (parse_duration, parse_poll_limit: API)
     LoggingConfig,
     logging_problem,
+    parse_duration,
+    parse_poll_limit,
+    polling_problem,
     served_base_url,
     storage_url_problem,
     timezone_problem,
@@ -27,25 +30,6 @@ DEFAULT_RETRY_SCHEDULE = ("5s", "5m", "30m", "2h", "5h", "10h", "24h")
 
 class ConfigError(Exception):
     """A config file that cannot be used; the message names the file and the key."""
-
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
-
-
-def parse_duration(value: object) -> float:
-    """Seconds from "30s", "5m", "2h", "1d", "250ms" or a plain number of seconds."""
-    if isinstance(value, bool):
-        raise ValueError('expected a duration such as "30s", "5m" or a number of seconds')
-    if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError("a duration cannot be negative")
-        return float(value)
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if match:
-            return float(match.group(1)) * _UNITS[match.group(2)]
-    raise ValueError(f'{value!r} is not a duration such as "30s", "5m", "2h"')
 
 
 @dataclass(frozen=True)
@@ -76,6 +60,9 @@ class FeedsConfig:
     # empty: chosen by site language ("[公式]" for zh, "[formula]" otherwise)
     formula_placeholder: str = ""
     code_placeholder: str = ""
+    # RFC 3229 feed deltas: versions kept per feed page (0 = no deltas) and for how long
+    delta_history: int = 50
+    delta_max_age: float = 7 * 86400.0
 
 
 @dataclass(frozen=True)
@@ -86,6 +73,8 @@ class ServerConfig:
     server: str = "granian"
     threads: int = 0  # Python threads per granian worker; 0 = 2 x CPU cores + 1
     access_log: bool = False
+    poll_limit: str = ""  # "60/1h": requests per client per feed URL and window; "" = off
+    trusted_proxies: tuple[str, ...] = ()  # addresses/CIDRs whose X-Forwarded-For is believed
 
 
 @dataclass(frozen=True)
@@ -171,7 +160,7 @@ SECTIONS: dict[str, type] = {
     "websub": WebSubConfig,
     "logging": LoggingConfig,
 }
-DURATION_KEYS = {"timeout", "interval", "poll_interval"}
+DURATION_KEYS = {"timeout", "interval", "poll_interval", "delta_max_age"}
 
 
 def _coerce(where: str, name: str, value: Any, default: Any) -> Any:
@@ -255,6 +244,11 @@ def _validate(cfg: Config) -> None:
         raise ConfigError("delivery.per_host_concurrency: must be at least 1")
     if not 1 <= cfg.server.port <= 65535:
         raise ConfigError(f"server.port: must be between 1 and 65535, got {cfg.server.port}")
+    if cfg.feeds.delta_max_age <= 0:
+        raise ConfigError("feeds.delta_max_age: must be longer than 0 seconds")
+    problem = polling_problem(cfg.server.poll_limit, cfg.server.trusted_proxies)
+    if problem:
+        raise ConfigError(problem)
     names = set()
     for i, src in enumerate(cfg.sources):
         where = f"sources[{i}]"

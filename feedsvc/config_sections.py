@@ -1,9 +1,10 @@
 """Config sections and checks kept out of config.py (which stays under 400 lines): ``[logging]``;
-the base URL that stands in for an unset ``[site] base_url``; the time zone and database URL
-checks."""
+the base URL that stands in for an unset ``[site] base_url``; durations, the poll limit, and the
+time zone, database URL and polling checks."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -65,4 +66,50 @@ def timezone_problem(name: str) -> str | None:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
         return f'site.timezone: unknown time zone {name!r} (an IANA name such as "Asia/Shanghai")'
+    return None
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from "30s", "5m", "2h", "1d", "250ms" or a plain number of seconds."""
+    if isinstance(value, bool):
+        raise ValueError('expected a duration such as "30s", "5m" or a number of seconds')
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return float(value)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            return float(match.group(1)) * _UNITS[match.group(2)]
+    raise ValueError(f'{value!r} is not a duration such as "30s", "5m", "2h"')
+
+
+def parse_poll_limit(value: str) -> tuple[int, float] | None:
+    """(requests, window seconds) from "60/1h"; None for "" (no limit)."""
+    if not value.strip():
+        return None
+    count, slash, window = value.partition("/")
+    if not slash or not count.strip().isdigit() or int(count) < 1:
+        raise ValueError(f'{value!r} is not a limit such as "60/1h" (requests/duration)')
+    seconds = parse_duration(window)
+    if seconds <= 0:
+        raise ValueError(f"{value!r}: the window must be longer than 0 seconds")
+    return int(count), seconds
+
+
+def polling_problem(poll_limit: str, trusted_proxies: tuple[str, ...]) -> str | None:
+    """What is wrong with ``[server] poll_limit`` / ``trusted_proxies`` (key: reason), or None."""
+    try:
+        parse_poll_limit(poll_limit)
+    except ValueError as exc:
+        return f"server.poll_limit: {exc}"
+    for i, proxy in enumerate(trusted_proxies):
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            return f"server.trusted_proxies[{i}]: {proxy!r} is not an IP address or CIDR network"
     return None

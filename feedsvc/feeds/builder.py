@@ -225,6 +225,8 @@ def build_rss(doc: FeedDoc) -> bytes:
     fg.link(href=_text(doc.self_url), rel="self", type=MEDIA_TYPES["rss"])
     fg.link(href=_text(doc.home_url), rel="alternate")
     fg.feedsvc.links = _paging(doc)
+    if doc.ttl:
+        fg.ttl(doc.ttl)  # RSS 2.0: minutes the channel may be cached, in step with max-age
     for item in doc.items:
         _rss_item(fg.add_entry(order="append"), item)
     xml = bytes(fg.rss_str(pretty=False, encoding="UTF-8", xml_declaration=True))

@@ -52,3 +52,4 @@ class FeedDoc:
     previous_url: str | None = None
     hub_url: str | None = None  # WebSub hub
     stylesheet_url: str | None = None  # XSLT that shows Atom/RSS as a page in a browser
+    ttl: int | None = None  # RSS <ttl>: minutes a reader may cache the feed (the max-age)

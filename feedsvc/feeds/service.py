@@ -42,6 +42,7 @@ class BuiltFeed:
     body: bytes
     content_type: str
     last_modified: datetime
+    doc: FeedDoc | None = None  # what the body was built from (feed deltas filter its items)
 
 
 def parse_feed_path(path: str) -> FeedKey | None:
@@ -129,7 +130,7 @@ def build_feed(db: Database, cfg: Config, key: FeedKey, page: int) -> BuiltFeed 
         doc = _doc(cfg, key, name, page, last, [feed_item(cfg, p) for p in rows])
         changed = last_change(session, key.kind, key.slug)
     body = builder.build(key.fmt, doc)
-    return BuiltFeed(body, builder.CONTENT_TYPES[key.fmt], max(doc.updated, changed))
+    return BuiltFeed(body, builder.CONTENT_TYPES[key.fmt], max(doc.updated, changed), doc)
 
 
 def feed_id(cfg: Config, kind: str | None, slug: str | None) -> str:
@@ -159,7 +160,13 @@ def _doc(
         previous_url=topic_for(cfg, key, page - 1) if page > 1 else None,
         hub_url=hub_url(cfg),
         stylesheet_url=urls.absolute(site.base_url, urls.FEED_STYLESHEET_PATH),
+        ttl=ttl_minutes(cfg.feeds.cache_max_age),
     )
+
+
+def ttl_minutes(max_age: int) -> int | None:
+    """RSS <ttl> for a Cache-Control max-age: whole minutes, rounded up; None for 0."""
+    return math.ceil(max_age / 60) if max_age > 0 else None
 
 
 def feed_item(cfg: Config, post: Post) -> FeedItem:

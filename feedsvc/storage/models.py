@@ -328,3 +328,21 @@ class Rendition(Base):
     body: Mapped[bytes] = mapped_column(LargeBinary)
     etag: Mapped[str] = mapped_column(String(100))
     last_modified: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class FeedVersion(Base):
+    """One version of one feed page as served: its ETags and the entries it held (RFC 3229).
+
+    ``entries`` is ``[[id, updated], …]`` (updated in RFC 3339); a delta against this version
+    holds the current entries whose pair is not in it. Only the last few versions are kept.
+    """
+
+    __tablename__ = "feed_versions"
+    __table_args__ = (UniqueConstraint("url", "etag"), Index("ix_feed_versions_url", "url"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(1000))  # the feed page's path, "?page=N" included
+    etag: Mapped[str] = mapped_column(String(100))  # identity variant
+    gzip_etag: Mapped[str] = mapped_column(String(100))
+    br_etag: Mapped[str | None] = mapped_column(String(100))
+    entries: Mapped[list[list[str]]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

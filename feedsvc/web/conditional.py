@@ -123,15 +123,42 @@ def _brotli() -> Any:
 _BROTLI = _brotli()
 
 
+def encode(body: bytes, coding: str | None) -> bytes:
+    """The body in a content coding: None (identity), "gzip" or "br" (when installed)."""
+    if coding == "gzip":
+        # mtime=0: the gzip bytes, and so their ETag, are a function of the body alone
+        return gzip_module.compress(body, compresslevel=9, mtime=0)
+    if coding == "br" and _BROTLI is not None:
+        return bytes(_BROTLI.compress(body))
+    if coding is None:
+        return body
+    raise ValueError(f"conditional: unknown content coding {coding!r}")
+
+
+def accepts_feed_im(header: str | None) -> bool:
+    """Whether an A-IM value (RFC 3229) accepts the registered "feed" instance-manipulation."""
+    if not header:
+        return False
+    for member in header.split(","):
+        name, *params = (part.strip() for part in member.split(";"))
+        if name.lower() != "feed":
+            continue
+        for param in params:
+            key, _, value = (p.strip() for p in param.partition("="))
+            if key.lower() == "q" and (not _QVALUE.fullmatch(value) or float(value) == 0):
+                return False  # "feed;q=0" refuses it; a broken qvalue is no acceptance
+        return True
+    return False
+
+
 def make_representation(
     body: bytes, content_type: str, last_modified: datetime | None
 ) -> Representation:
     """Identity, gzip and (when brotli is installed) br variants, each with its own ETag."""
-    # mtime=0: the gzip bytes, and so their ETag, are a function of the body alone
-    zipped = gzip_module.compress(body, compresslevel=9, mtime=0)
+    zipped = encode(body, "gzip")
     br = None
     if _BROTLI is not None:
-        squeezed = _BROTLI.compress(body)
+        squeezed = encode(body, "br")
         br = Variant(squeezed, strong_etag(squeezed), "br")
     return Representation(
         content_type=content_type,

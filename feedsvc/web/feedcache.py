@@ -48,6 +48,9 @@ class Prepared:
     """One representation with its variants' bodies, ETags and full header lists precomputed."""
 
     __slots__ = ("rep", "last_modified", "max_age", "extra", "vary", "_negotiated")
+    # True where an RFC 3229 delta may answer (feeds): A-IM requests with another ETag go to
+    # the slow path, which looks the ETag up in the feed's history
+    im = False
 
     def __init__(
         self,
@@ -80,8 +83,11 @@ class Prepared:
                 self._negotiated[accept_encoding] = found
         return found
 
-    def answer(self, environ: Mapping[str, Any]) -> tuple[str, Headers, bytes]:
-        """Status line, headers and body of a 200 or a 304 (RFC 9110 §13.2.2)."""
+    def answer(
+        self, environ: Mapping[str, Any], defer_im: bool = True
+    ) -> tuple[str, Headers, bytes] | None:
+        """Status line, headers and body of a 200 or a 304 (RFC 9110 §13.2.2); None when
+        ``defer_im`` and the request may be answered by a delta (see ``im``)."""
         # a 304 carries the 200's headers minus Content-Length (RFC 9110 §15.4.5)
         variant, headers, full = self.negotiate(environ.get("HTTP_ACCEPT_ENCODING", ""))
         inm = environ.get("HTTP_IF_NONE_MATCH")
@@ -89,6 +95,8 @@ class Prepared:
             return OK, full, variant.body
         if inm == variant.etag:  # the common poll: one exact ETag (RFC 9110 §13.1.2)
             return NOT_MODIFIED, headers, b""
+        if self.im and defer_im and inm is not None and "HTTP_A_IM" in environ:
+            return None
         status = conditional.evaluate(
             environ["REQUEST_METHOD"],
             inm,
@@ -102,7 +110,9 @@ class Prepared:
 
     def respond(self, environ: Mapping[str, Any]) -> Response:
         """The answer as a Flask response (the first request for a URL goes through Flask)."""
-        status, headers, body = self.answer(environ)
+        answer = self.answer(environ, defer_im=False)
+        assert answer is not None  # only a deferred answer is None
+        status, headers, body = answer
         return FinalResponse((body,) if body else (), status=status, headers=headers)
 
 
@@ -232,8 +242,9 @@ class FastPath:
         method = environ.get("REQUEST_METHOD")
         if method == "GET" or method == "HEAD":
             prepared, _ = self.cache.get(url_key(environ))
-            if prepared is not None:
-                status, headers, body = prepared.answer(environ)
+            answer = None if prepared is None else prepared.answer(environ)
+            if answer is not None:
+                status, headers, body = answer
                 start_response(status, list(headers))  # servers may add to the list
                 return [body] if body and method == "GET" else []
         return self.app(environ, start_response)

@@ -11,11 +11,14 @@ from urllib.parse import parse_qsl
 
 from flask import Response, abort, request
 
+from feedsvc.feeds import deltas as feed_deltas
 from feedsvc.feeds import service
+from feedsvc.feeds.model import FeedDoc
 from feedsvc.feeds.service import FeedKey
 from feedsvc.telemetry import FEED_BUILD_SECONDS, FEED_BUILDS
-from feedsvc.web import renditions
+from feedsvc.web import conditional, renditions
 from feedsvc.web.conditional import is_navigation
+from feedsvc.web.deltas import FeedPrepared, answer_delta
 from feedsvc.web.feedcache import Prepared, cache_for, link_header, url_key
 from feedsvc.web.state import AppState, state
 
@@ -45,8 +48,12 @@ def prepare_feed(
 ) -> Prepared | None:
     """One feed page with what every response for it needs: from the shared rendition store,
     built only when no worker or instance has built it since its scope last changed. ``browser``:
-    the Atom/RSS variant a browser gets (BROWSER_CONTENT_TYPE), stored as its own format."""
+    the Atom/RSS variant a browser gets (BROWSER_CONTENT_TYPE), stored as its own format.
+
+    The worker that builds a version records its ETags and entries (RFC 3229 history), so any
+    worker or instance can later answer ``A-IM: feed`` against it."""
     cfg = app_state.cfg
+    built_doc: list[FeedDoc] = []
 
     def make() -> tuple[bytes, str, datetime] | None:
         started = time.perf_counter()
@@ -55,14 +62,32 @@ def prepare_feed(
             return None
         FEED_BUILDS.labels(key.fmt).inc()
         FEED_BUILD_SECONDS.observe(time.perf_counter() - started)
+        if built.doc is not None:
+            built_doc.append(built.doc)
         if browser:
             return built.body + b"\n", BROWSER_CONTENT_TYPE, built.last_modified
         return built.body, built.content_type, built.last_modified
 
+    def record(rep: conditional.Representation) -> None:
+        if built_doc and not browser:
+            variants = (rep.identity, rep.gzip, rep.br)
+            etags = {v.encoding: v.etag for v in variants if v is not None}
+            now = app_state.clock.now()
+            feed_deltas.record_version(app_state.db, cfg, key, page, etags, built_doc[0], now)
+
+    def load_doc() -> FeedDoc | None:
+        if built_doc:
+            return built_doc[0]
+        built = service.build_feed(app_state.db, cfg, key, page)
+        return None if built is None else built.doc
+
+    def feed_prepared(*args: Any, **kwargs: Any) -> Prepared:
+        return FeedPrepared(*args, **kwargs, key=key, page=page, load_doc=load_doc)
+
     styled = key.fmt in STYLED_FORMATS
     stored_as = f"{key.fmt}-web" if styled and browser else key.fmt
+    deltas_on = feed_deltas.enabled(cfg) and not browser
     links = [(service.hub_url(cfg), "hub"), (service.topic_for(cfg, key, page), "self")]
-    # WebSub §4: discovery by Link headers
     return renditions.shared(
         app_state,
         key.kind,
@@ -70,8 +95,10 @@ def prepare_feed(
         stored_as,
         page,
         make,
-        [link_header(links)],
+        [link_header(links)],  # WebSub §4: discovery by Link headers
         vary="Accept-Encoding, Accept" if styled else "Accept-Encoding",
+        on_build=record if deltas_on else None,
+        prepared=feed_prepared if deltas_on else Prepared,
     )
 
 
@@ -91,4 +118,8 @@ def serve_feed(fmt: str, kind: str | None = None, slug: str | None = None) -> Re
     )
     if prepared is None:
         abort(404)
+    if isinstance(prepared, FeedPrepared):
+        delta = answer_delta(app_state, prepared, environ)
+        if delta is not None:
+            return delta
     return prepared.respond(environ)

@@ -58,16 +58,24 @@ def shared(
     make: Callable[[], tuple[bytes, str, datetime] | None],
     extra: Headers,
     vary: str = "Accept-Encoding",
+    *,
+    on_build: Callable[[conditional.Representation], None] | None = None,
+    prepared: Callable[..., Prepared] = Prepared,
 ) -> Prepared | None:
     """The page's Prepared from the shared store, building ``make()`` (body, content type,
-    Last-Modified) only when no worker or instance has built it at this scope version."""
+    Last-Modified) only when no worker or instance has built it at this scope version;
+    ``on_build(representation)`` after a build here; ``prepared`` makes the answer (a subclass
+    of Prepared taking the same arguments)."""
 
     def build() -> Rendered | None:
         made = make()
         if made is None:
             return None
         body, content_type, last_modified = made
-        return rendered(conditional.make_representation(body, content_type, last_modified))
+        rep = conditional.make_representation(body, content_type, last_modified)
+        if on_build is not None:
+            on_build(rep)
+        return rendered(rep)
 
     found = store_for(app_state).get_or_build(kind, slug, fmt, page, build)
     if found is None:
@@ -75,4 +83,4 @@ def shared(
     rep = representation(found)
     body = rep.identity.body
     max_age = app_state.cfg.feeds.cache_max_age
-    return Prepared(body, rep.content_type, found.last_modified, max_age, extra, vary, rep=rep)
+    return prepared(body, rep.content_type, found.last_modified, max_age, extra, vary, rep=rep)

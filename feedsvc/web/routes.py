@@ -19,6 +19,7 @@ from feedsvc.web import (
     media,
     metrics,
     pages,
+    polllimit,
 )
 
 _FMT = "<any(atom,rss,json):fmt>"
@@ -39,6 +40,8 @@ def register_routes(app: Flask) -> None:
     app.register_error_handler(404, pages.not_found)
     # cached feed/page URLs are answered in front of Flask (web/feedcache.py: polls are cheap)
     feedcache.install_fast_path(app)
+    # [server] poll_limit: in front of the fast path, so a spent budget is a 429 (off by default)
+    polllimit.install_poll_limit(app)
     app.add_url_rule("/hub", "hub", hub.hub, methods=["POST"])  # WebSub hub
     app.register_blueprint(api_posts.bp)  # /api/v1/posts…
     app.register_blueprint(api_sources.bp)  # /api/v1/sources…

@@ -194,3 +194,23 @@ def test_cache_headers(accept):
 def test_cache_headers_without_last_modified():
     rep = conditional.make_representation(b"x", "text/plain", None)
     assert "Last-Modified" not in dict(conditional.cache_headers(rep.identity, rep, 0))
+
+
+@pytest.mark.parametrize(
+    ("header", "accepted"),
+    [
+        ("feed", True),
+        ("FEED", True),
+        ("vcdiff, feed", True),
+        ("feed;q=0.5", True),
+        ("feed; q=0", False),
+        ("feed;q=0.000", False),
+        ("feed;q=2", False),  # not a qvalue
+        ("vcdiff", False),
+        ("feeds", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_a_im_feed(header, accepted):
+    assert conditional.accepts_feed_im(header) is accepted
