@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from feedsvc.config import Config
+from feedsvc.lifecycle import SERVE_PID_ENV
 
 log = logging.getLogger("feedsvc.serve")
 WSGI_FACTORY = "feedsvc.wsgi:create_wsgi_app"
@@ -22,6 +23,7 @@ def serve(cfg: Config, *, config_path: str | None, host: str | None, port: int |
     port = port or cfg.server.port
     if config_path:
         os.environ["FEEDSVC_CONFIG"] = config_path  # workers load the same config
+    os.environ[SERVE_PID_ENV] = str(os.getpid())  # workers end with this process (lifecycle)
     scheduler = spawn_scheduler(config_path)
     log.info(
         "serving on http://%s:%s with %s x%d", host, port, cfg.server.server, cfg.server.workers

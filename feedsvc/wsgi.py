@@ -6,7 +6,9 @@ from flask import Flask
 
 from feedsvc.app import create_app
 from feedsvc.config import load_config, resolve_config_path
+from feedsvc.lifecycle import end_with_serve
 
 
 def create_wsgi_app() -> Flask:
+    end_with_serve()  # a worker of `feedsvc serve` must not outlive it (even a SIGKILLed one)
     return create_app(load_config(resolve_config_path(None)))
