@@ -32,7 +32,7 @@ def as_postgres(*cmd: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def private_pg() -> Iterator[tuple[str, Path]]:
+def private_pg() -> Iterator[tuple[str, list[str]]]:
     if not (BIN / "initdb").exists() or not (BIN / "pg_ctl").exists():
         pytest.skip(f"PostgreSQL server binaries not found in {BIN}")
     if shutil.which("runuser") is None:
@@ -52,7 +52,7 @@ def private_pg() -> Iterator[tuple[str, Path]]:
     ctl = [str(BIN / "pg_ctl"), "-D", str(data / "db"), "-o", opts, "-l", str(data / "log")]
     as_postgres(*ctl, "-w", "start")
     try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres", data
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres", ctl
     finally:
         subprocess.run(
             ["runuser", "-u", "postgres", "--", *ctl, "-m", "immediate", "stop"],
@@ -62,12 +62,9 @@ def private_pg() -> Iterator[tuple[str, Path]]:
 
 
 def test_serve_recovers_when_postgresql_restarts(
-    tmp_path: Path, private_pg: tuple[str, Path]
+    tmp_path: Path, private_pg: tuple[str, list[str]]
 ) -> None:
-    url, data = private_pg
-    ctl = [str(BIN / "pg_ctl"), "-D", str(data / "db")]
-    opts = ["-o", f"-p {url.rsplit(':', 1)[1].split('/')[0]} -k {data}"]
-    opts[1] += " -c listen_addresses=127.0.0.1"
+    url, ctl = private_pg  # pg_ctl with the instance's data dir, options and log
     site = new_site(tmp_path, url)
     with ScriptedServer() as receiver:
         receiver.route("/hook", Reply(204))
@@ -97,7 +94,7 @@ def test_serve_recovers_when_postgresql_restarts(
             ingest = site.start("ingest", "--json")
             as_postgres(*ctl, "-m", "fast", "-w", "stop")
             ingest.wait(timeout=120)  # it may fail: the database went away under it
-            as_postgres(*ctl, *opts, "-l", str(data / "log"), "-w", "start")
+            as_postgres(*ctl, "-w", "start")
 
             # the same serve process answers again, with the data
             (site.posts / "after.md").write_text(
