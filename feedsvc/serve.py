@@ -15,6 +15,7 @@ from typing import Any
 
 from feedsvc.bindcheck import check_can_listen
 from feedsvc.config import Config
+from feedsvc.lifecycle import SERVE_PID_ENV
 from feedsvc.logs import dict_config
 
 log = logging.getLogger("feedsvc.serve")
@@ -33,6 +34,7 @@ def serve(cfg: Config, *, config_path: str | None, host: str | None, port: int |
     # ... and the address served, so that without [site] base_url their links follow it
     os.environ["FEEDSVC_SERVER_HOST"], os.environ["FEEDSVC_SERVER_PORT"] = host, str(port)
     metrics_dir = _metrics_dir()  # before any child starts: they all write their samples there
+    os.environ[SERVE_PID_ENV] = str(os.getpid())  # workers end with this process (lifecycle)
     scheduler = spawn_scheduler(config_path)
     log.info(
         "serving on http://%s:%s with %s x%d", host, port, cfg.server.server, cfg.server.workers

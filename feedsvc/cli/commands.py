@@ -100,8 +100,11 @@ def cmd_sources(args: argparse.Namespace, cfg: Config) -> int:
 
 def cmd_scheduler(args: argparse.Namespace, cfg: Config) -> int:
     """Run only the scheduler (``serve`` starts one beside the web server)."""
+    from feedsvc.lifecycle import end_with_parent
     from feedsvc.scheduler import run_forever
 
+    if args.parent_pid is not None:
+        end_with_parent(args.parent_pid)  # started by `serve`: end with it, even if SIGKILLed
     db = open_db(cfg)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
