@@ -108,7 +108,7 @@ def fresh_until(headers: Mapping[str, str], now: datetime) -> datetime | None:
         return None
     age_text = headers.get("Age", "")
     age = int(age_text[:16]) if age_text.isascii() and age_text.isdigit() else 0
-    age = min(age, 2 * MAX_RETRY_AFTER)  # older than any lifetime we keep: stale either way
+    age = min(age, int(2 * MAX_RETRY_AFTER))  # older than any lifetime we keep: stale either way
     match = _MAX_AGE.search(cache_control)
     if match:  # an absurd max-age is clamped: nobody pushes our next poll past a day
         lifetime = timedelta(seconds=min(int(match.group(1)[:16]), MAX_RETRY_AFTER) - age)
