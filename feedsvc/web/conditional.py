@@ -87,6 +87,8 @@ def is_navigation(accept: str) -> bool:
     Chromium shows application/atom+xml and application/rss+xml as plain text and applies no
     XSLT to them, so such a request gets the same feed as application/xml (``Vary: Accept``).
     """
+    if "text/html" not in accept.lower():  # feed readers and pollers: no parse on the hot path
+        return False
     # Accept (RFC 9110 §12.5.1) has Accept-Encoding's shape: members with an optional q
     weights = parse_accept_encoding(accept)
     if weights.get("text/html", 0.0) <= 0:
