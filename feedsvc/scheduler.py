@@ -90,9 +90,24 @@ def _deferred(db: Database, source: SourceConfig, now: datetime) -> bool:
     return any(until is not None and until > now for until in (state.backoff_until, next_run))
 
 
-def publish_due_job(db: Database, cfg: Config, clock: Clock) -> None:
+class StaleSweep:
+    """Re-rendering posts an older renderer (or another site language) made, for every source,
+    pushed posts included (they have no pass). The query reads every post, so once a sweep
+    finds none left this process stops asking: posts it writes carry the current stamp."""
+
+    def __init__(self) -> None:
+        self.clean = False
+
+    def __call__(self, db: Database, cfg: Config) -> None:
+        if not self.clean:
+            self.clean = rerender_stale(db, cfg) == 0
+
+
+def publish_due_job(
+    db: Database, cfg: Config, clock: Clock, sweep: StaleSweep | None = None
+) -> None:
     if acquire_lease(db, "publish-due", OWNER, clock.now(), PUBLISH_DUE_INTERVAL * 0.8):
-        rerender_stale(db, cfg)  # every source's, pushed posts included (they have no pass)
+        (sweep or StaleSweep())(db, cfg)
         publish_due(db, cfg, clock.now())
 
 
@@ -119,7 +134,7 @@ def build_scheduler(db: Database, cfg: Config, clock: Clock | None = None) -> Ba
         _safe(publish_due_job, "publish-due"),
         "interval",
         seconds=PUBLISH_DUE_INTERVAL,
-        args=(db, cfg, clock),
+        args=(db, cfg, clock, StaleSweep()),
         id="publish-due",
     )
     _add_notify_jobs(scheduler, db, cfg, clock)

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from feedsvc.content.markdown import render_stamp
 from feedsvc.content.messages import messages_for
 from feedsvc.posts.rerender import rerender_stale
-from feedsvc.scheduler import publish_due_job
+from feedsvc.scheduler import StaleSweep, publish_due_job
 from feedsvc.storage import content_state, scopes
 from feedsvc.storage.db import Database
 from feedsvc.storage.models import Event, Post
@@ -114,3 +114,17 @@ def test_a_new_site_language_re_renders_the_page_words_without_an_event(db, cfg,
     after = all_posts(db)["a.md"]
     assert (after.render_version, after.content_hash) == ("2-en", hash_before)
     assert event_count(db) == events_before
+
+
+def test_the_scheduled_sweep_stops_asking_once_nothing_is_stale(db, cfg, clock, posts_dir):
+    write(posts_dir / "a.md", post_md("A", "Energy $E=mc^2$ here."))
+    run(db, cfg, clock)
+    as_if_rendered_by_version_1(db)
+    sweep = StaleSweep()
+    publish_due_job(db, cfg, clock, sweep)  # re-renders the post
+    assert not sweep.clean and all_posts(db)["a.md"].render_version == render_stamp("zh-CN")
+    publish_due_job(db, cfg, clock, sweep)  # finds nothing left: stops asking
+    assert sweep.clean
+    as_if_rendered_by_version_1(db)  # (cannot happen within one process: shows it is skipped)
+    publish_due_job(db, cfg, clock, sweep)
+    assert all_posts(db)["a.md"].render_version is None
