@@ -117,10 +117,15 @@ def running(cmd: list[str], env: dict[str, str], url: str) -> Iterator[None]:
             proc.wait()
 
 
-def wrk(url: str, duration: int, connections: int, etag: str | None) -> float:
+PATHS = ("200", "304", "200 gzip", "304 gzip")  # identity and gzip, unconditional and polls
+
+
+def wrk(url: str, duration: int, connections: int, etag: str | None, gzip: bool = False) -> float:
     cmd = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", url]
     if etag:
         cmd[1:1] = ["-H", f"If-None-Match: {etag}"]
+    if gzip:
+        cmd[1:1] = ["-H", "Accept-Encoding: gzip"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
@@ -129,13 +134,18 @@ def wrk(url: str, duration: int, connections: int, etag: str | None) -> float:
     return float(match.group(1))
 
 
-def fetch(url: str) -> tuple[bytes, str, str]:
-    with urllib.request.urlopen(url, timeout=10) as resp:
+def fetch(url: str, gzip: bool = False) -> tuple[bytes, str, str]:
+    """The body as sent (gzip bytes when asked for and given), its ETag and Content-Type."""
+    req = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"} if gzip else {})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        if gzip and resp.headers.get("Content-Encoding") != "gzip":
+            raise RuntimeError(f"bench: {url} did not answer gzip to Accept-Encoding: gzip")
         return resp.read(), resp.headers["ETag"], resp.headers["Content-Type"]
 
 
-def check_status(url: str, etag: str, expect: int) -> None:
-    req = urllib.request.Request(url, headers={"If-None-Match": etag})
+def check_status(url: str, etag: str, expect: int, gzip: bool = False) -> None:
+    headers = {"If-None-Match": etag, **({"Accept-Encoding": "gzip"} if gzip else {})}
+    req = urllib.request.Request(url, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             status = resp.status
@@ -152,7 +162,9 @@ http {{
   fastcgi_temp_path {work}; uwsgi_temp_path {work}; scgi_temp_path {work};
   server {{
     listen 127.0.0.1:{{port}};
-    location = /feed.atom {{ default_type application/atom+xml; alias {work}/body; }}
+    location = /feed.atom {{
+      default_type application/atom+xml; alias {work}/body; gzip_static on; gzip_vary on;
+    }}
   }}
 }}
 """
@@ -170,6 +182,21 @@ def nginx_command(work: Path) -> list[str] | None:
     return [found, "-p", str(work), "-c", str(conf)]
 
 
+def measure_paths(
+    url: str, args: argparse.Namespace, etags: dict[bool, str]
+) -> list[tuple[str, float]]:
+    """wrk on every path of PATHS, after checking the server answers each poll with a 304."""
+    rows: list[tuple[str, float]] = []
+    for path in PATHS:
+        gzip = path.endswith("gzip")
+        conditional = path.startswith("304")
+        if conditional:
+            check_status(url, etags[gzip], 304, gzip)
+        tag = etags[gzip] if conditional else None
+        rows.append((path, wrk(url, args.duration, args.connections, tag, gzip)))
+    return rows
+
+
 def measure_size(n: int, args: argparse.Namespace) -> list[tuple[str, str, float]]:
     rows: list[tuple[str, str, float]] = []
     with tempfile.TemporaryDirectory(prefix="feedsvc-bench-") as tmp:
@@ -177,6 +204,7 @@ def measure_size(n: int, args: argparse.Namespace) -> list[tuple[str, str, float
         config = populate(work, n)
         env = dict(os.environ)
         body, etag, ctype = b"", "", ""
+        gz_body, gz_etag = b"", ""
         for server in ("granian", "gunicorn"):
             variant = work / f"feedsvc-{server}.toml"
             variant.write_text(
@@ -191,18 +219,20 @@ def measure_size(n: int, args: argparse.Namespace) -> list[tuple[str, str, float
                 if etag and (got, got_etag) != (body, etag):
                     raise RuntimeError("bench: the two servers answered different bytes")
                 body, etag = got, got_etag
-                check_status(base + "/feed.atom", etag, 304)
+                gz_body, gz_etag, _ = fetch(base + "/feed.atom", gzip=True)
                 if body.count(b"<entry>") != min(n, PAGE_SIZE):
                     raise RuntimeError(f"bench: the feed does not hold {n} posts")
-                for path, tag in (("200", None), ("304", etag)):
-                    rate = wrk(base + "/feed.atom", args.duration, args.connections, tag)
-                    rows.append((f"feedsvc serve ({server} x2)", path, rate))
+                measured = measure_paths(base + "/feed.atom", args, {False: etag, True: gz_etag})
+                rows += [(f"feedsvc serve ({server} x2)", path, rate) for path, rate in measured]
         (work / "body").write_bytes(body)
+        (work / "body.gz").write_bytes(gz_body)  # nginx's gzip_static file: the same bytes
         floor_env = {
             **env,
             "FLOOR_BODY": str(work / "body"),
             "FLOOR_ETAG": etag,
             "FLOOR_CONTENT_TYPE": ctype,
+            "FLOOR_GZIP_BODY": str(work / "body.gz"),
+            "FLOOR_GZIP_ETAG": gz_etag,
         }
         floors = {
             "floor: flask + gunicorn sync x2": [
@@ -241,11 +271,10 @@ def measure_size(n: int, args: argparse.Namespace) -> list[tuple[str, str, float
                 cmd[-1] = str(conf)
             url = f"http://127.0.0.1:{fport}/feed.atom"
             with running(cmd, floor_env, url):
-                if name.startswith("nginx"):
-                    etag = fetch(url)[1]  # nginx's ETag for the same bytes
-                check_status(url, etag, 304)
-                for path, tag in (("200", None), ("304", etag)):
-                    rows.append((name, path, wrk(url, args.duration, args.connections, tag)))
+                etags = {False: etag, True: gz_etag}
+                if name.startswith("nginx"):  # nginx's own ETags for the same bytes
+                    etags = {False: fetch(url)[1], True: fetch(url, gzip=True)[1]}
+                rows += [(name, path, rate) for path, rate in measure_paths(url, args, etags)]
     return rows
 
 
@@ -262,17 +291,18 @@ def main() -> int:
         f"# feed throughput, {datetime.now(UTC):%Y-%m-%d}, {os.cpu_count()} cores, "
         f"wrk -t2 -c{args.connections} -d{args.duration}s on loopback"
     )
-    print("| posts | path | server | req/s | ratio to best floor |")
-    print("| ---: | --- | --- | ---: | ---: |")
+    print("| posts | path | server | req/s | ratio to best floor | ratio to nginx |")
+    print("| ---: | --- | --- | ---: | ---: | ---: |")
     for n in args.sizes:
         rows = measure_size(n, args)
-        for path in ("200", "304"):
+        for path in PATHS:
             best = max(r for name, p, r in rows if p == path and name.startswith("floor"))
+            nginx = [r for name, p, r in rows if p == path and name.startswith("nginx")]
             for name, p, rate in rows:
                 if p == path:
-                    print(
-                        f"| {n} | {path} | {name} | {rate:,.0f} | {rate / best:.2f}x |", flush=True
-                    )
+                    vs_nginx = f"{rate / nginx[0]:.2f}x" if nginx else "n/a"
+                    cells = f"{n} | {path} | {name} | {rate:,.0f} | {rate / best:.2f}x | {vs_nginx}"
+                    print(f"| {cells} |", flush=True)
     return 0
 
 
