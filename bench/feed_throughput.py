@@ -101,9 +101,7 @@ def populate(workdir: Path, n: int) -> Path:
 
 
 @contextlib.contextmanager
-def running(
-    cmd: list[str], env: dict[str, str], url: str
-) -> Iterator[subprocess.Popen[bytes]]:
+def running(cmd: list[str], env: dict[str, str], url: str) -> Iterator[subprocess.Popen[bytes]]:
     proc = subprocess.Popen(
         cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
