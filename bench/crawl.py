@@ -36,6 +36,45 @@ def crawl_urls() -> list[str]:
     ]
 
 
+def write_config(path: Path, url: str, port: int) -> Path:
+    """A `feedsvc serve` config (2 workers, no sources) for the database at ``url``."""
+    path.write_text(
+        "sources = []\n"
+        f'[site]\ntitle = "bench"\nbase_url = "http://127.0.0.1:{port}"\n'
+        f'[storage]\nurl = "{url}"\n[server]\nworkers = 2\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def _status_kb(pid: int, key: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def worker_memory(serve_pid: int) -> dict[str, float]:
+    """VmRSS and VmHWM (MB) of the largest granian worker of a `feedsvc serve`: its children
+    other than the scheduler."""
+    workers = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        if ppid == serve_pid and b"scheduler" not in cmdline:
+            workers.append(int(stat.parent.name))
+    if not workers:
+        raise RuntimeError(f"bench: no workers under serve pid {serve_pid}")
+    return {
+        "workers": len(workers),
+        "rss_mb": max(_status_kb(pid, "VmRSS") for pid in workers) / 1024,
+        "hwm_mb": max(_status_kb(pid, "VmHWM") for pid in workers) / 1024,
+    }
+
+
 def stored(db: Any) -> int:
     from sqlalchemy import func, select
 
@@ -86,13 +125,7 @@ def measure(posts: int) -> list[dict[str, Any]]:
         work = Path(tmp)
         db = cold_builds.populate(work / "crawl.db", posts)
         port = free_port()
-        config = work / "feedsvc.toml"
-        config.write_text(
-            "sources = []\n"
-            f'[site]\ntitle = "bench"\nbase_url = "http://127.0.0.1:{port}"\n'
-            f'[storage]\nurl = "sqlite:///{work / "crawl.db"}"\n[server]\nworkers = 2\n',
-            encoding="utf-8",
-        )
+        config = write_config(work / "feedsvc.toml", db.url, port)
         cfg = load_config(config)
         serve = [str(BIN / "feedsvc"), "--config", str(config), "serve", "--port", str(port)]
         base = f"http://127.0.0.1:{port}"

@@ -101,13 +101,13 @@ def populate(workdir: Path, n: int) -> Path:
 
 
 @contextlib.contextmanager
-def running(cmd: list[str], env: dict[str, str], url: str) -> Iterator[None]:
+def running(cmd: list[str], env: dict[str, str], url: str) -> Iterator[subprocess.Popen[bytes]]:
     proc = subprocess.Popen(
         cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
         wait_http(url)
-        yield
+        yield proc
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
