@@ -22,6 +22,7 @@ from feedsvc.storage import posts
 from feedsvc.storage import scopes as scope_store
 from feedsvc.storage.db import Database
 from feedsvc.storage.models import Post
+from feedsvc.storage.posts import PageRow
 
 # Feed ids are minted with a fixed year: they must never change (RFC 4287 §4.2.6, RFC 4151).
 FEED_ID_YEAR = 2026
@@ -123,12 +124,12 @@ def build_feed(db: Database, cfg: Config, key: FeedKey, page: int) -> BuiltFeed 
             name = posts.term_name(session, key.kind, key.slug or "")
             if name is None:
                 return None
-        rows, total = posts.page_of(session, key.kind, key.slug, page, cfg.feeds.page_size)
-        last = last_page(total, cfg.feeds.page_size)
-        if page > last:
-            return None
-        doc = _doc(cfg, key, name, page, last, [feed_item(cfg, p) for p in rows])
-        changed = last_change(session, key.kind, key.slug)
+        rows, stats = posts.page_of(session, key.kind, key.slug, page, cfg.feeds.page_size)
+    last = last_page(stats.count, cfg.feeds.page_size)
+    if page > last:
+        return None
+    doc = _doc(cfg, key, name, page, last, [feed_item(cfg, p) for p in rows])
+    changed = stats.last_change or EMPTY_UPDATED
     body = builder.build(key.fmt, doc)
     return BuiltFeed(body, builder.CONTENT_TYPES[key.fmt], max(doc.updated, changed), doc)
 
@@ -169,7 +170,7 @@ def ttl_minutes(max_age: int) -> int | None:
     return math.ceil(max_age / 60) if max_age > 0 else None
 
 
-def feed_item(cfg: Config, post: Post) -> FeedItem:
+def feed_item(cfg: Config, post: PageRow) -> FeedItem:
     """A stored post as a feed entry (its id is the guid fixed at first sight)."""
     base = cfg.site.base_url
     return FeedItem(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,7 +13,7 @@ from feedsvc.feeds import service
 from feedsvc.kinds import ScopeKind
 from feedsvc.storage import posts
 from feedsvc.storage.db import Database
-from feedsvc.storage.models import Post
+from feedsvc.storage.posts import PageRow
 from feedsvc.timefmt import local_time
 
 
@@ -59,12 +60,12 @@ class PostView:
     image: str | None  # cover image (absolute URL): og:image
 
 
-def term_links(cfg: Config, kind: str, terms: list[Any]) -> list[Link]:
+def term_links(cfg: Config, kind: str, terms: Sequence[Any]) -> list[Link]:
     base = cfg.site.base_url
     return [Link(t.name, urls.absolute(base, urls.list_path(kind, t.slug))) for t in terms]
 
 
-def entry(cfg: Config, post: Post) -> Entry:
+def entry(cfg: Config, post: PageRow) -> Entry:
     published = local_time(post.published, cfg.site.zone())  # the site's calendar day
     return Entry(
         title=post.title,
@@ -84,12 +85,12 @@ def list_view(
         name = posts.term_name(session, kind, slug or "") if kind else None
         if kind and name is None:
             return None
-        rows, total = posts.page_of(session, kind, slug, page, cfg.feeds.page_size)
-        last = service.last_page(total, cfg.feeds.page_size)
-        if page > last:
-            return None
-        entries = [entry(cfg, p) for p in rows]
-        return ListView(name, entries, last, service.last_change(session, kind, slug))
+        rows, stats = posts.page_of(session, kind, slug, page, cfg.feeds.page_size)
+    last = service.last_page(stats.count, cfg.feeds.page_size)
+    if page > last:
+        return None
+    entries = [entry(cfg, p) for p in rows]
+    return ListView(name, entries, last, stats.last_change or service.EMPTY_UPDATED)
 
 
 def post_view(db: Database, cfg: Config, slug: str) -> PostView | None:

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from feedsvc import urls
 from feedsvc.content.text import slugify
 from feedsvc.kinds import ScopeKind
 from feedsvc.storage import scopes
-from feedsvc.storage.models import Category, Post, Tag, post_categories, post_tags
+from feedsvc.storage.models import (
+    Category,
+    Post,
+    ScopePost,
+    Tag,
+    post_categories,
+    post_tags,
+)
 from feedsvc.timefmt import rfc3339
 
 
@@ -105,7 +113,7 @@ def set_taxonomy(
     post.tags = _terms(session, Tag, tags)
 
 
-def post_url(post: Post, base_url: str) -> str:
+def post_url(post: Post | PageRow, base_url: str) -> str:
     """The entry's alternate link: its external URL, else its page here."""
     return post.url or urls.absolute(base_url, urls.post_path(post.slug))
 
@@ -147,18 +155,117 @@ def in_scope(query: Select[Any], kind: str | None, slug: str | None) -> Select[A
     return query
 
 
+@dataclass(frozen=True)
+class TermRow:
+    slug: str
+    name: str
+
+
+@dataclass(frozen=True)
+class PageRow:
+    """What a feed entry or a list page shows of a post: plain values read with Core rows
+    (no ORM identity map); ``categories`` and ``tags`` in slug order, like ``Post``'s."""
+
+    id: int
+    guid: str
+    slug: str
+    url: str | None
+    title: str
+    summary: str
+    content_html: str
+    author: str | None
+    language: str | None
+    image: str | None
+    published: datetime
+    updated: datetime
+    categories: tuple[TermRow, ...] = ()
+    tags: tuple[TermRow, ...] = ()
+
+
+# the Post columns a PageRow holds, in its field order (terms come from their own query)
+_PAGE_COLUMNS = (
+    Post.id,
+    Post.guid,
+    Post.slug,
+    Post.url,
+    Post.title,
+    Post.summary,
+    Post.content_html,
+    Post.author,
+    Post.language,
+    Post.image,
+    Post.published,
+    Post.updated,
+)
+
+
+def _page_row(
+    values: Sequence[Any], categories: tuple[TermRow, ...], tags: tuple[TermRow, ...]
+) -> PageRow:
+    """A PageRow from the values of ``_PAGE_COLUMNS`` (a Core row or an ORM post's)."""
+    (id_, guid, slug, url, title, summary, content_html, author, language, image) = values[:10]
+    published, updated = values[10:12]
+    return PageRow(
+        id_, guid, slug, url, title, summary, content_html, author, language, image,
+        published, updated, categories, tags,
+    )  # fmt: skip
+
+
+def page_row(post: Post) -> PageRow:
+    """A loaded ORM post as the PageRow the page query reads for it."""
+    values = [getattr(post, c.key) for c in _PAGE_COLUMNS]
+    cats = tuple(TermRow(c.slug, c.name) for c in post.categories)
+    return _page_row(values, cats, tuple(TermRow(t.slug, t.name) for t in post.tags))
+
+
 def page_of(
     session: Session, kind: str | None, slug: str | None, page: int, page_size: int
-) -> tuple[list[Post], int]:
-    """One page of visible posts and the total count (for last-page links), both from the
-    maintained scope tables: their cost does not grow with the corpus."""
+) -> tuple[list[PageRow], scopes.Stats]:
+    """One page of visible posts, newest first, and the scope's stats (its total for last-page
+    links, its last change), from the maintained scope tables: two queries for the page (the
+    posts by a range scan of ``scope_posts``' primary key; their categories and tags in one
+    UNION), whose cost does not grow with the corpus."""
     scope = scopes.scope_of(kind, slug)
-    total = scopes.stats(session, scope).count
-    ids = scopes.page_ids(session, scope, page, page_size)
-    if not ids:
-        return [], total
-    found = {p.id: p for p in session.scalars(select(Post).where(Post.id.in_(ids)))}
-    return [found[i] for i in ids if i in found], total
+    stats = scopes.stats(session, scope)
+    query = (
+        select(*_PAGE_COLUMNS)
+        .select_from(ScopePost)
+        .join(Post, Post.id == ScopePost.post_id)
+        .where(ScopePost.kind == scope[0], ScopePost.key == scope[1])
+        .order_by(ScopePost.published.desc(), ScopePost.post_id.desc())
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+    )
+    rows = session.execute(query).all()
+    if not rows:
+        return [], stats
+    cats, tags = _page_terms(session, [r[0] for r in rows])
+    empty: tuple[TermRow, ...] = ()
+    found = [_page_row(r, cats.get(r[0], empty), tags.get(r[0], empty)) for r in rows]
+    return found, stats
+
+
+def _page_terms(
+    session: Session, ids: list[int]
+) -> tuple[dict[int, tuple[TermRow, ...]], dict[int, tuple[TermRow, ...]]]:
+    """The categories and the tags of these posts (one query), each post's in slug order."""
+    cat_rows = (
+        select(literal(0).label("t"), post_categories.c.post_id, Category.slug, Category.name)
+        .join(Category, Category.id == post_categories.c.category_id)
+        .where(post_categories.c.post_id.in_(ids))
+    )
+    tag_rows = (
+        select(literal(1).label("t"), post_tags.c.post_id, Tag.slug, Tag.name)
+        .join(Tag, Tag.id == post_tags.c.tag_id)
+        .where(post_tags.c.post_id.in_(ids))
+    )
+    # ordered by the database, as the ORM relationships are (its collation decides)
+    both = union_all(cat_rows, tag_rows).order_by("t", "post_id", "slug")
+    found: tuple[dict[int, list[TermRow]], dict[int, list[TermRow]]] = ({}, {})
+    for which, post_id, term_slug, name in session.execute(both):
+        found[which].setdefault(post_id, []).append(TermRow(term_slug, name))
+    cats, tags = ({k: tuple(v) for k, v in d.items()} for d in found)
+    return cats, tags
 
 
 def term_name(session: Session, kind: str, slug: str) -> str | None:
