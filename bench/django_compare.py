@@ -98,9 +98,9 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
         group = [r for r in rows if r["status"] == status]
         django = next(r["requests_per_s"] for r in group if r["server"].startswith("Django"))
         for r in group:
-            ratio = (
-                f"{r['requests_per_s'] / django:.1f}x" if r["server"].startswith("feedsvc") else ""
-            )
+            ratio = ""
+            if r["server"].startswith("feedsvc"):  # Django may finish nothing in the run
+                ratio = f"{r['requests_per_s'] / django:.1f}x" if django else "Django: 0 req/s"
             lines.append(
                 f"| {r['posts']:,} | {status} | {r['server']} | {r['bytes']:,} | "
                 f"{r['requests_per_s']:,.0f} | {ratio} |"
