@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from feedsvc.config_sections import (  # noqa: F401 (parse_duration, parse_poll_limit: API)
+    IngestConfig,
     LoggingConfig,
     logging_problem,
     parse_duration,
@@ -137,6 +138,7 @@ class Config:
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     websub: WebSubConfig = field(default_factory=WebSubConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    ingest: IngestConfig = field(default_factory=IngestConfig)
     sources: tuple[SourceConfig, ...] = ()
     webhooks: tuple[WebhookConfig, ...] = ()
     path: str = "<defaults>"
@@ -159,6 +161,7 @@ SECTIONS: dict[str, type] = {
     "delivery": DeliveryConfig,
     "websub": WebSubConfig,
     "logging": LoggingConfig,
+    "ingest": IngestConfig,
 }
 DURATION_KEYS = {"timeout", "interval", "poll_interval", "delta_max_age"}
 

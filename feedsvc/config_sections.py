@@ -1,10 +1,12 @@
-"""Config sections and checks kept out of config.py (which stays under 400 lines): ``[logging]``;
+"""Config sections and checks kept out of config.py (which stays under 400 lines): ``[logging]``,
+``[ingest]``;
 the base URL that stands in for an unset ``[site] base_url``; durations, the poll limit, and the
 time zone, database URL and polling checks."""
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,6 +19,16 @@ LOG_FORMATS = ("text", "json")
 class LoggingConfig:
     level: str = "info"
     format: str = "text"
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    workers: int = 0  # render processes for a Markdown pass: 0 = one per core, 1 = in-process
+
+
+def ingest_workers(section: IngestConfig) -> int:
+    """How many processes render a large Markdown pass (``0``: one per core)."""
+    return section.workers or os.cpu_count() or 1
 
 
 def logging_problem(section: LoggingConfig) -> str | None:

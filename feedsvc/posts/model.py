@@ -12,6 +12,16 @@ HASH_VERSION = "1"
 
 
 @dataclass(frozen=True)
+class Shown:
+    """What the post service derives from an item's HTML, worked out ahead of the write (in an
+    ingest worker process): the HTML without a leading title heading, and the summary made from
+    it (the explicit one, else an excerpt with the site's summary settings)."""
+
+    html: str
+    summary: str
+
+
+@dataclass(frozen=True)
 class SourceItem:
     """One post as a source sees it, before it is stored.
 
@@ -44,3 +54,5 @@ class SourceItem:
     # markdown files: the stat seen when read, for stat-first incremental passes
     file_mtime_ns: int | None = None
     file_size: int | None = None
+    # set by posts.store.prepare: the title heading dropped and the summary made (else at write)
+    shown: Shown | None = None

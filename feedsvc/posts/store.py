@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
@@ -18,7 +18,7 @@ from feedsvc.content.text import slugify, strip_control_chars
 from feedsvc.content.title import without_title_heading
 from feedsvc.kinds import EventType, Outcome
 from feedsvc.posts.errors import InvalidPost, ItemFailed, PostError, SlugTaken
-from feedsvc.posts.model import SourceItem
+from feedsvc.posts.model import Shown, SourceItem
 from feedsvc.storage import content_state, events, posts, scopes
 from feedsvc.storage.db import Database
 from feedsvc.storage.models import Post
@@ -54,6 +54,20 @@ class Summarizer:
     def of_html(self, html: str) -> str:
         length, formula, code, cjk = self.length, self.formula, self.code, self.cjk
         return summarize(html, length=length, formula=formula, code=code, cjk=cjk)
+
+
+def shown_of(item: SourceItem, summarize_: Summarizer) -> Shown:
+    """The HTML a post shows (without a leading title heading) and its summary."""
+    if item.shown is not None:
+        return item.shown
+    html = without_title_heading(item.content_html, strip_control_chars(item.title))
+    return Shown(html, summarize_(item, html))
+
+
+def prepare(item: SourceItem, summarize_: Summarizer) -> SourceItem:
+    """``item`` with what the write derives from its HTML worked out now (pure, no database),
+    so that an ingest worker process does it and the write does not; the result is the same."""
+    return replace(item, shown=shown_of(item, summarize_))
 
 
 def is_visible(post: Post, now: datetime) -> bool:
@@ -114,10 +128,30 @@ def apply_item(
     finds this change already made (UNCHANGED), so one change is one event.
     """
     post = posts.get_by_key(session, source, item.external_key, lock=True)
+    return apply_found(session, cfg, source, item, now, post)
+
+
+def apply_found(
+    session: Session,
+    cfg: Config,
+    source: str,
+    item: SourceItem,
+    now: datetime,
+    post: Post | None,
+    *,
+    pending: scopes.Pending | None = None,
+    terms: posts.Terms | None = None,
+) -> Outcome:
+    """apply_item over the stored ``post`` the caller has read with a row lock (None: none).
+
+    A batch passes ``pending`` (scope values and the change signal written once, at its end:
+    the caller then bumps the signal when ``pending`` holds anything) and ``terms`` (the
+    batch's categories and tags, loaded at once).
+    """
     if post is not None and not post.removed and post.content_hash == item.content_hash:
         post.file_mtime_ns, post.file_size = item.file_mtime_ns, item.file_size
         if item.render_version is not None and post.render_version != item.render_version:
-            refresh_render(session, cfg, post, item.content_html, item.render_version)
+            refresh_render(session, cfg, post, item.content_html, item.render_version, pending)
         return Outcome.UNCHANGED
     slug = claim_slug(
         session,
@@ -139,14 +173,21 @@ def apply_item(
         )
         session.add(post)
     _fill(post, item, slug, now, Summarizer.from_config(cfg))
-    posts.set_taxonomy(session, post, item.categories, item.tags)
+    posts.set_taxonomy(session, post, item.categories, item.tags, terms)
     post.visible = is_visible(post, now)
     session.flush()
-    record_change(session, cfg, post, was_visible, now, scopes_before)
+    record_change(session, cfg, post, was_visible, now, scopes_before, pending)
     return outcome
 
 
-def refresh_render(session: Session, cfg: Config, post: Post, html: str, version: str) -> None:
+def refresh_render(
+    session: Session,
+    cfg: Config,
+    post: Post,
+    html: str,
+    version: str,
+    pending: scopes.Pending | None = None,
+) -> None:
     """HTML from a newer renderer for a post whose meaning (and hash) is unchanged: the feeds
     change (the change signal is bumped), its ``updated`` date and its events do not."""
     post.content_html = html = without_title_heading(html, post.title)
@@ -155,8 +196,9 @@ def refresh_render(session: Session, cfg: Config, post: Post, html: str, version
     post.render_version = version
     session.flush()
     if post.visible:
-        scopes.sync(session, post)  # its scopes' stored renditions are built again
-        content_state.bump(session)
+        scopes.sync(session, post, pending)  # its scopes' stored renditions are built again
+        if pending is None:
+            content_state.bump(session)
 
 
 def _fill(post: Post, item: SourceItem, slug: str, now: datetime, summarize_: Summarizer) -> None:
@@ -168,9 +210,9 @@ def _fill(post: Post, item: SourceItem, slug: str, now: datetime, summarize_: Su
     post.image = item.image
     post.language = item.language
     post.markdown = item.markdown
+    shown = shown_of(item, summarize_)
     # a body starting with the title as a heading would show it twice: page, feeds, summary
-    post.content_html = without_title_heading(item.content_html, post.title)
-    post.summary = summarize_(item, post.content_html)
+    post.content_html, post.summary = shown.html, shown.summary
     post.summary_explicit = item.summary
     post.content_hash = item.content_hash
     post.render_version = item.render_version
@@ -191,9 +233,11 @@ def record_change(
     was_visible: bool,
     now: datetime,
     scopes_before: Iterable[events.Scope] = (),
+    pending: scopes.Pending | None = None,
 ) -> None:
-    """Scope values, outbox and change signal in the caller's transaction (nothing is lost)."""
-    scopes.sync(session, post)
+    """Scope values, outbox and change signal in the caller's transaction (nothing is lost);
+    with ``pending``, scope values and signal are the caller's to write before it commits."""
+    scopes.sync(session, post, pending)
     if post.visible:
         kind = EventType.UPDATED if was_visible else EventType.PUBLISHED
     elif was_visible:
@@ -201,7 +245,8 @@ def record_change(
     else:
         return
     events.record(session, kind, post, cfg.site.base_url, now, left=scopes_before)
-    content_state.bump(session)
+    if pending is None:
+        content_state.bump(session)
 
 
 def remove_post(session: Session, cfg: Config, post: Post, now: datetime) -> None:
@@ -246,21 +291,25 @@ def apply_one(db: Database, cfg: Config, source: str, item: SourceItem, now: dat
     scheduled one — stored the same new item first) is applied again over the row it stored.
     Anything else that goes wrong with one item is reported and logged; the pass goes on.
     """
-    key = item.external_key
     try:
         try:
             return _apply_in_transaction(db, cfg, source, item, now)
         except IntegrityError:
             return _apply_in_transaction(db, cfg, source, item, now)  # now over the stored row
-    except InvalidPost as exc:
-        raise ItemFailed("; ".join(f"{k}: {v}" for k, v in exc.fields.items())) from exc
-    except PostError as exc:
-        raise ItemFailed(str(exc)) from exc
-    except IntegrityError as exc:
-        raise ItemFailed(f"could not be stored: {exc.orig}") from exc
     except Exception as exc:
-        log.exception("item failed", extra={"source": source, "item": key})
-        raise ItemFailed(f"could not be stored: {type(exc).__name__}: {exc}") from exc
+        raise item_failure(exc, source, item.external_key) from exc
+
+
+def item_failure(exc: Exception, source: str, key: str) -> ItemFailed:
+    """The ItemFailed that reports ``exc`` for one item (unexpected ones are logged too)."""
+    if isinstance(exc, InvalidPost):
+        return ItemFailed("; ".join(f"{k}: {v}" for k, v in exc.fields.items()))
+    if isinstance(exc, PostError):
+        return ItemFailed(str(exc))
+    if isinstance(exc, IntegrityError):
+        return ItemFailed(f"could not be stored: {exc.orig}")
+    log.error("item failed", exc_info=exc, extra={"source": source, "item": key})
+    return ItemFailed(f"could not be stored: {type(exc).__name__}: {exc}")
 
 
 def _apply_in_transaction(

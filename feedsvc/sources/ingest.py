@@ -1,5 +1,6 @@
-"""The ingest service: one pass over one source, each item stored by the post service in its
-own transaction; per-item failures are reported, never raised."""
+"""The ingest service: one pass over one source, its items stored by the post service (a
+Markdown pass in batches, a transaction each; a feed pass item by item); per-item failures are
+reported, never raised."""
 
 from __future__ import annotations
 
@@ -11,12 +12,16 @@ from pathlib import Path
 
 from feedsvc.clock import Clock
 from feedsvc.config import Config, SourceConfig
+from feedsvc.config_sections import ingest_workers
 from feedsvc.kinds import Outcome, SourceKind, SourceStatus
+from feedsvc.posts.batch import BATCH_SIZE, apply_batch
+from feedsvc.posts.errors import ItemFailed
+from feedsvc.posts.model import SourceItem
 from feedsvc.posts.rerender import rerender_stale
-from feedsvc.posts.store import publish_due, remove_by_key
-from feedsvc.sources import markdown
+from feedsvc.posts.store import Summarizer, publish_due, remove_by_key
+from feedsvc.sources import markdown, render_pool
 from feedsvc.sources.feed_ingest import backoff_delay, ingest_feed
-from feedsvc.sources.report import IngestReport, ItemError, apply_reported
+from feedsvc.sources.report import IngestReport, ItemError
 from feedsvc.storage import posts
 from feedsvc.storage import sources as source_store
 from feedsvc.storage.db import Database
@@ -82,6 +87,8 @@ def _ingest_markdown(
     report: IngestReport,
     progress: Progress | None,
 ) -> None:
+    """Stat every file first (cheap), then read, render and summarise only the changed ones
+    (in worker processes when there are many, see render_pool) and store them in batches."""
     root = Path(source.path)
     with db.read() as session:
         known = posts.stamps_for_source(session, source.name)
@@ -89,40 +96,58 @@ def _ingest_markdown(
         report.fail(ItemError(source.name, str(root), "source directory does not exist"))
         return
     seen: set[str] = set()
-    total = sum(1 for _ in markdown.iter_files(root)) if progress else None
-    events_ = markdown.scan(
-        source.name,
-        root,
-        known,
+    stats = list(markdown.stat_files(source.name, root, known))
+    changed: list[markdown.Changed] = []
+    for event in stats:
+        if isinstance(event, markdown.Changed):
+            changed.append(event)
+        elif isinstance(event, markdown.Unchanged):
+            seen.add(event.key)
+            report.count(Outcome.UNCHANGED)
+        else:
+            seen.add(event.item)  # a file that fails keeps its stored post: nothing is lost
+            report.fail(event)
+    done = len(stats) - len(changed)
+    if progress and (done or not changed):
+        progress(done, len(stats))
+    job = render_pool.RenderJob(
+        source=source.name,
+        root=str(root.resolve()),
         base_url=cfg.site.base_url,
         max_bytes=source.max_file_bytes,
         language=cfg.site.language,
+        summarizer=Summarizer.from_config(cfg),
     )
-    for done, event in enumerate(events_, start=1):
-        _apply_scan_event(db, cfg, source.name, event, clock.now(), report, seen)
-        if progress:
-            progress(done, total)
+    batch: list[SourceItem] = []
+    for result in render_pool.prepared(job, changed, ingest_workers(cfg.ingest)):
+        if isinstance(result, ItemError):
+            seen.add(result.item)
+            report.fail(result)
+        else:
+            seen.add(result.external_key)
+            batch.append(result)
+        done += 1
+        if len(batch) >= BATCH_SIZE or done == len(stats):
+            _store(db, cfg, source.name, batch, clock.now(), report)
+            batch = []
+            if progress:
+                progress(done, len(stats))
     _remove_missing(db, cfg, source.name, set(known) - seen, clock.now(), report)
 
 
-def _apply_scan_event(
+def _store(
     db: Database,
     cfg: Config,
     source: str,
-    event: markdown.ScanEvent,
+    batch: list[SourceItem],
     now: datetime,
     report: IngestReport,
-    seen: set[str],
 ) -> None:
-    if isinstance(event, markdown.Unchanged):
-        seen.add(event.key)
-        report.count(Outcome.UNCHANGED)
-    elif isinstance(event, ItemError):
-        seen.add(event.item)  # a file that fails keeps its stored post: nothing is lost
-        report.fail(event)
-    else:
-        seen.add(event.external_key)
-        apply_reported(db, cfg, source, event, now, report)
+    for item, result in zip(batch, apply_batch(db, cfg, source, batch, now), strict=True):
+        if isinstance(result, ItemFailed):
+            report.fail(ItemError(source, item.external_key, str(result)))
+        else:
+            report.count(result)
 
 
 def _remove_missing(

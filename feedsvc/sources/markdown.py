@@ -32,7 +32,17 @@ class Unchanged:
     key: str
 
 
+@dataclass(frozen=True)
+class Changed:
+    """A file whose stat differs from what is stored (or that is new): to be read."""
+
+    key: str
+    path: str
+    stat: os.stat_result
+
+
 ScanEvent = SourceItem | ItemError | Unchanged
+StatEvent = Changed | ItemError | Unchanged
 
 
 def iter_files(root: Path) -> Iterator[Path]:
@@ -44,6 +54,55 @@ def iter_files(root: Path) -> Iterator[Path]:
                 yield Path(dirpath) / name
 
 
+def stat_files(
+    source: str, root: Path, known: Mapping[str, tuple[int | None, int | None]]
+) -> Iterator[StatEvent]:
+    """Stat every Markdown file (cheap): Unchanged when it matches ``known``, else Changed."""
+    root = root.resolve()
+    for path in iter_files(root):
+        key = path.relative_to(root).as_posix()
+        try:
+            st = _safe_stat(root, path)
+        except ItemProblem as exc:
+            yield ItemError(source=source, item=key, reason=str(exc))
+            continue
+        if known.get(key) == (st.st_mtime_ns, st.st_size):
+            yield Unchanged(key)
+        else:
+            yield Changed(key, str(path), st)
+
+
+def read_changed(
+    source: str,
+    root: Path,
+    changed: Changed,
+    *,
+    base_url: str,
+    max_bytes: int,
+    language: str | None = None,
+) -> SourceItem | ItemError:
+    """Read and render one changed file; any problem is that file's ItemError."""
+    key = changed.key
+    try:
+        raw = _read(Path(changed.path), changed.stat, max_bytes)
+        return parse_file(
+            key,
+            raw,
+            base_url=base_url,
+            source=source,
+            root=root.resolve(),
+            st=changed.stat,
+            language=language,
+        )
+    except ItemProblem as exc:
+        return ItemError(source=source, item=key, reason=str(exc))
+    except RecursionError:
+        return ItemError(source=source, item=key, reason="nested too deeply to read")
+    except Exception as exc:  # one bad file never stops the others (issue 12 item 2)
+        reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+        return ItemError(source=source, item=key, reason=f"cannot ingest: {reason}")
+
+
 def scan(
     source: str,
     root: Path,
@@ -53,26 +112,14 @@ def scan(
     max_bytes: int,
     language: str | None = None,
 ) -> Iterator[ScanEvent]:
-    """Yield an item, an error or an Unchanged marker for every Markdown file."""
-    root = root.resolve()
-    for path in iter_files(root):
-        key = path.relative_to(root).as_posix()
-        try:
-            st = _safe_stat(root, path)
-            if known.get(key) == (st.st_mtime_ns, st.st_size):
-                yield Unchanged(key)
-                continue
-            raw = _read(path, st, max_bytes)
-            yield parse_file(
-                key, raw, base_url=base_url, source=source, root=root, st=st, language=language
+    """Yield an item, an error or an Unchanged marker for every Markdown file (in-process)."""
+    for event in stat_files(source, root, known):
+        if isinstance(event, Changed):
+            yield read_changed(
+                source, root, event, base_url=base_url, max_bytes=max_bytes, language=language
             )
-        except ItemProblem as exc:
-            yield ItemError(source=source, item=key, reason=str(exc))
-        except RecursionError:
-            yield ItemError(source=source, item=key, reason="nested too deeply to read")
-        except Exception as exc:  # one bad file never stops the others (issue 12 item 2)
-            reason = " ".join(str(exc).split())[:300] or type(exc).__name__
-            yield ItemError(source=source, item=key, reason=f"cannot ingest: {reason}")
+        else:
+            yield event
 
 
 def _safe_stat(root: Path, path: Path) -> os.stat_result:

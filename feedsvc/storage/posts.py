@@ -8,7 +8,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import Select, func, literal, or_, select, union_all
+from sqlalchemy import Select, delete, func, literal, or_, select, union_all
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from feedsvc import urls
@@ -45,6 +47,22 @@ def locked(query: Select[Any], lock: bool) -> Select[Any]:
 def get_by_key(session: Session, source: str, key: str, *, lock: bool = False) -> Post | None:
     query = select(Post).where(Post.source == source, Post.external_key == key)
     return session.scalar(locked(query, lock))
+
+
+def get_by_keys(
+    session: Session, source: str, keys: Iterable[str], *, lock: bool = False
+) -> dict[str, Post]:
+    """The stored posts of a source for many keys in one select (row locks taken in key order,
+    so two batches over the same keys wait on each other rather than deadlock)."""
+    found: dict[str, Post] = {}
+    wanted = sorted(set(keys))
+    for i in range(0, len(wanted), 500):
+        query = select(Post).where(
+            Post.source == source, Post.external_key.in_(wanted[i : i + 500])
+        )
+        for post in session.scalars(locked(query.order_by(Post.external_key), lock)):
+            found[post.external_key] = post
+    return found
 
 
 def get_by_id(session: Session, post_id: int, *, lock: bool = False) -> Post | None:
@@ -88,11 +106,7 @@ def due_ids(session: Session, now: datetime) -> list[int]:
 
 
 def _terms(session: Session, model: type[Category] | type[Tag], names: Iterable[str]) -> list[Any]:
-    wanted: dict[str, str] = {}  # slug -> the first name spelling it
-    for name in names:
-        name = name.strip()
-        if (slug := slugify(name)) and slug not in wanted:
-            wanted[slug] = name
+    wanted = _wanted(names)
     found: list[Any] = []
     # created in slug order, so two transactions adding the same new terms wait on each other
     # in one order (a unique-key wait, then a retry) rather than deadlock
@@ -107,10 +121,76 @@ def _terms(session: Session, model: type[Category] | type[Tag], names: Iterable[
 
 
 def set_taxonomy(
-    session: Session, post: Post, categories: Sequence[str], tags: Sequence[str]
+    session: Session,
+    post: Post,
+    categories: Sequence[str],
+    tags: Sequence[str],
+    terms: Terms | None = None,
 ) -> None:
-    post.categories = _terms(session, Category, categories)
-    post.tags = _terms(session, Tag, tags)
+    if terms is None:
+        post.categories = _terms(session, Category, categories)
+        post.tags = _terms(session, Tag, tags)
+    else:
+        post.categories = terms.of(Category, categories)
+        post.tags = terms.of(Tag, tags)
+
+
+def _wanted(names: Iterable[str]) -> dict[str, str]:
+    """slug -> the first name spelling it."""
+    wanted: dict[str, str] = {}
+    for name in names:
+        name = name.strip()
+        if (slug := slugify(name)) and slug not in wanted:
+            wanted[slug] = name
+    return wanted
+
+
+class Terms:
+    """The categories and tags of a batch of posts: the stored ones read in one select per
+    kind, the missing inserted in one statement per kind (a concurrent batch inserting the same
+    ones first is no error: its rows are read back)."""
+
+    def __init__(self, session: Session, categories: Iterable[str], tags: Iterable[str]) -> None:
+        self.found: dict[tuple[str, str], Any] = {}
+        self.created: dict[str, set[int]] = {}  # table -> ids this transaction inserted
+        for model, names in ((Category, categories), (Tag, tags)):
+            self._load(session, model, _wanted(names))
+
+    def _load(
+        self, session: Session, model: type[Category] | type[Tag], wanted: dict[str, str]
+    ) -> None:
+        table = model.__tablename__
+        slugs = sorted(wanted)
+        terms: Any = session.scalars(select(model).where(model.slug.in_(slugs)))
+        for term in terms:
+            self.found[(table, term.slug)] = term
+        missing = [{"slug": s, "name": wanted[s]} for s in slugs if (table, s) not in self.found]
+        if not missing:
+            return
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        statement = insert(model).on_conflict_do_nothing(index_elements=["slug"])
+        created = session.execute(statement.returning(model.id), missing).scalars().all()
+        self.created[table] = set(created)
+        new = [m["slug"] for m in missing]
+        terms = session.scalars(select(model).where(model.slug.in_(new)))
+        for term in terms:
+            self.found[(table, term.slug)] = term
+
+    def of(self, model: type[Category] | type[Tag], names: Iterable[str]) -> list[Any]:
+        table = model.__tablename__
+        return [self.found[(table, slug)] for slug in sorted(_wanted(names))]
+
+    def drop_unused(self, session: Session) -> None:
+        """Delete the terms this transaction inserted that no post has (their items failed)."""
+        session.flush()
+        for model, column in (
+            (Category, post_categories.c.category_id),
+            (Tag, post_tags.c.tag_id),
+        ):
+            ids = self.created.get(model.__tablename__)
+            if ids:
+                used = select(column).where(column.in_(ids))
+                session.execute(delete(model).where(model.id.in_(ids), model.id.not_in(used)))
 
 
 def post_url(post: Post | PageRow, base_url: str) -> str:

@@ -10,10 +10,10 @@ holds the count, the last change and a version bumped by every change touching t
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 
 from feedsvc.kinds import ScopeKind
@@ -46,11 +46,67 @@ def memberships(post: Post) -> set[Scope]:
     return found
 
 
-def sync(session: Session, post: Post) -> set[Scope]:
+@dataclass
+class Pending:
+    """The scope changes of many posts written in one transaction (a batch of an ingest pass),
+    kept here and written once per scope by :meth:`write` before the commit: each scope touched
+    gets one new version for the transaction, its count moved by the sum of the posts' moves."""
+
+    delta: dict[Scope, int] = field(default_factory=dict)
+    when: dict[Scope, datetime] = field(default_factory=dict)
+
+    def add(
+        self, touched: set[Scope], before: set[Scope], after: set[Scope], when: datetime
+    ) -> None:
+        for scope in touched:
+            self.delta[scope] = self.delta.get(scope, 0) + (scope in after) - (scope in before)
+            self.when[scope] = max(self.when.get(scope, when), when)
+
+    def merge(self, other: Pending) -> None:
+        for scope, delta in other.delta.items():
+            self.delta[scope] = self.delta.get(scope, 0) + delta
+            when = other.when[scope]
+            self.when[scope] = max(self.when.get(scope, when), when)
+
+    def write(self, session: Session) -> None:
+        """One select (row locks) for every scope touched, and one delete of their renditions."""
+        if not self.delta:
+            return
+        touched = sorted(self.delta)
+        found: dict[Scope, ScopeStat] = {}
+        for chunk in _chunks(touched, 400):
+            query = select(ScopeStat).where(tuple_(ScopeStat.kind, ScopeStat.key).in_(chunk))
+            query = query.with_for_update().execution_options(populate_existing=True)
+            found.update({(s.kind, s.key): s for s in session.scalars(query)})
+        for kind, key in touched:
+            when = self.when[(kind, key)]
+            stat = found.get((kind, key))
+            if stat is None:
+                stat = ScopeStat(kind=kind, key=key, visible_count=0, last_change=when, version=0)
+                session.add(stat)
+            stat.visible_count = (stat.visible_count or 0) + self.delta[(kind, key)]
+            stat.last_change = max(stat.last_change, when)
+            stat.version = (stat.version or 0) + 1
+        # every stored rendition of these scopes is of an older version: none is served again
+        for chunk in _chunks(touched, 400):
+            session.execute(
+                delete(Rendition).where(tuple_(Rendition.kind, Rendition.key).in_(chunk))
+            )
+        session.flush()
+        self.delta.clear()
+        self.when.clear()
+
+
+def _chunks(values: list[Scope], size: int) -> Iterable[list[Scope]]:
+    return (values[i : i + size] for i in range(0, len(values), size))
+
+
+def sync(session: Session, post: Post, pending: Pending | None = None) -> set[Scope]:
     """Bring the scopes in step with ``post`` as it is now (caller's transaction, after flush).
 
     Every scope the post was in or is in now gets a new version and a last change no earlier
     than ``post.updated``; counts move by the scopes it left or joined. Returns those scopes.
+    With ``pending`` the scope values are written later, by ``pending.write`` (a batch).
     """
     rows = session.execute(
         select(ScopePost.kind, ScopePost.key, ScopePost.published).where(
@@ -70,7 +126,11 @@ def sync(session: Session, post: Post) -> set[Scope]:
         for kind, key in sorted(after - before_kept)
     )
     touched = before | after
-    _bump(session, touched, before, after, post.updated)
+    if pending is not None:
+        session.flush()
+        pending.add(touched, before, after, post.updated)
+    else:
+        _bump(session, touched, before, after, post.updated)
     return touched
 
 
